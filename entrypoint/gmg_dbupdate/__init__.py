@@ -1,0 +1,1 @@
+"""gmg-dbupdate: the database-migration init job."""

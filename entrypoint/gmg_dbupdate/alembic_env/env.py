@@ -1,0 +1,49 @@
+"""Alembic environment shared by every schema bundle.
+
+The engine hands over an open connection (already inside its transaction) and the target
+metadata through ``config.attributes``; ``gmg alembic`` leaves the connection out, so one is
+made here from the configured URL.
+"""
+
+from alembic import context
+
+from gmg_dbupdate.db import make_engine
+
+config = context.config
+target_metadata = config.attributes.get("target_metadata")
+
+
+def run_migrations(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=config.get_main_option("version_table") or "alembic_version",
+        # SQLite cannot ALTER most things in place: copy-and-move via batch mode.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        on_version_apply=config.attributes.get("on_version_apply"),
+        transaction_per_migration=config.attributes.get("transaction_per_migration", False),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        version_table=config.get_main_option("version_table") or "alembic_version",
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+elif (connection := config.attributes.get("connection")) is not None:
+    run_migrations(connection)
+else:
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with engine.connect() as connection:
+            run_migrations(connection)
+            connection.commit()
+    finally:
+        engine.dispose()

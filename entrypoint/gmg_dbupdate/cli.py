@@ -1,0 +1,141 @@
+"""The ``gmg`` console script: thin verbs over the pipeline, and the one place errors become exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from . import errors
+from .config import LOG_FORMATS, LOG_LEVELS, Settings, mask_url_text, resolve
+from .errors import ConfigError, DbUpdateError, Interrupted
+from .logs import add_secret, configure, get_logger, scrub
+
+TERMINATION_LOG = "/dev/termination-log"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit 2 is not in our contract
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL", help="database URL (env DATABASE_URL)")
+    parser.add_argument("--migrations", metavar="DIR", help="schema bundle (env GMG_MIGRATIONS)")
+    parser.add_argument("--plugins", metavar="A,B", help="enabled plugins, all or none")
+    parser.add_argument("--wait-timeout", metavar="S", help="seconds to wait for the database")
+    parser.add_argument("--lock-timeout", metavar="S", help="seconds to wait for the lock")
+    parser.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
+    parser.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gmg", description="Database migrations as an init job.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    dbupdate = verbs.add_parser("dbupdate", help="bring the schema to the current state")
+    _common(dbupdate)
+    dbupdate.add_argument(
+        "--check", action="store_true", help="read-only: exit 0 if current, 1 if pending"
+    )
+
+    alembic = verbs.add_parser(
+        "alembic", help="Alembic's CLI over the bundle (heads, history, current, revision…)"
+    )
+    _common(alembic)
+    alembic.add_argument(
+        "--with-plugins",
+        action="store_true",
+        help="load plugin models into the target metadata (for revision --autogenerate)",
+    )
+    alembic.add_argument("alembic_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    return parser
+
+
+def _early_logging(argv: Sequence[str]) -> None:
+    """Log format and level are needed before anything else can fail."""
+
+    def pick(flag: str, var: str, choices: tuple[str, ...], default: str) -> str:
+        value = os.environ.get(var, default)
+        for i, arg in enumerate(argv):
+            if arg == flag and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif arg.startswith(flag + "="):
+                value = arg.split("=", 1)[1]
+        return value.lower() if value.lower() in choices else default
+
+    configure(
+        pick("--log-format", "GMG_LOG_FORMAT", LOG_FORMATS, "json"),
+        pick("--log-level", "GMG_LOG_LEVEL", LOG_LEVELS, "info"),
+    )
+
+
+def _on_signal(signum: int, _frame) -> None:
+    raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def _write_termination_message(message: str) -> None:
+    try:
+        with open(TERMINATION_LOG, "w", encoding="utf-8") as fh:
+            fh.write(message[:4000] + "\n")
+    except OSError:
+        pass  # not on Kubernetes, or not writable: the log line is enough
+
+
+def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
+    from .pipeline import check, run
+
+    log = get_logger()
+    if args.check:
+        result = check(settings)
+        log.info("dbupdate.done", **result)
+        return errors.OK if result["current"] else errors.PENDING
+    result = run(settings)
+    log.info("dbupdate.done", **result)
+    return errors.OK
+
+
+def _alembic(settings: Settings, args: argparse.Namespace) -> int:
+    from .alembic_cli import run_alembic
+
+    return run_alembic(settings, args.alembic_args, with_plugins=args.with_plugins)
+
+
+VERBS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "dbupdate": _dbupdate,
+    "alembic": _alembic,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _early_logging(argv)
+    log = get_logger()
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        args = build_parser().parse_args(argv)
+        settings = resolve(vars(args))
+        add_secret(settings.password)
+        code = VERBS[args.verb](settings, args)
+    except (DbUpdateError, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            exc = Interrupted(signal.SIGINT, "SIGINT")
+        return _fail(log, exc.exit_code, str(exc), exc.context)
+    except Exception as exc:  # an unexpected crash is still a clean, logged 70
+        log.exception("dbupdate.crashed")
+        return _fail(log, errors.SOFTWARE, f"{type(exc).__name__}: {exc}", {})
+    return code
+
+
+def _fail(log, code: int, message: str, context: dict) -> int:
+    message = scrub(mask_url_text(message))
+    fields = {k: v for k, v in context.items() if v is not None}
+    log.error("dbupdate.failed", exit_code=code, error=message, **fields)
+    _write_termination_message(f"gmg dbupdate failed (exit {code}): {message}")
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())

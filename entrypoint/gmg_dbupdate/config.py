@@ -1,0 +1,159 @@
+"""Settings from flags, then the environment, then defaults; validated before any connection."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from .errors import ConfigError
+
+DEFAULT_URL = "sqlite:///mediagoblin.db"
+DEFAULT_WAIT_TIMEOUT = 60.0
+DEFAULT_LOCK_TIMEOUT = 300.0
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
+
+_USERINFO = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def default_bundle_dir() -> Path:
+    """The bundle shipped beside the engine (a source checkout, or the image's copy)."""
+    return Path(__file__).resolve().parents[2] / "migrations"
+
+
+def mask_url_text(text: str) -> str:
+    """Mask a password in URL-shaped text that could not be parsed as a URL."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def render_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: URL
+    bundle_dir: Path
+    plugins: str | None  # raw --plugins value; resolved against the bundle later
+    wait_timeout: float
+    lock_timeout: float
+    log_format: str
+    log_level: str
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def password(self) -> str | None:
+        return self.url.password
+
+
+def _read_secret(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ConfigError(f"cannot read {what} {path}: {reason}") from None
+
+
+def _timeout(raw: str | float | None, default: float, what: str) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{what} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _choice(raw: str | None, default: str, choices: tuple[str, ...], what: str) -> str:
+    value = (raw or default).lower()
+    if value not in choices:
+        raise ConfigError(f"{what} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _pick(args: Mapping[str, object], key: str, env: Mapping[str, str], var: str) -> str | None:
+    value = args.get(key)
+    if value is None:
+        value = env.get(var) or None
+    return None if value is None else str(value)
+
+
+def parse_url(raw: str) -> URL:
+    raw = raw.strip()
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"malformed database URL: {mask_url_text(raw)!r}") from None
+    if url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
+        url = url.set(drivername="postgresql+psycopg2")
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend not in SUPPORTED_DRIVERS:
+        raise ConfigError(
+            f"unsupported database backend {backend!r} in {render_url(url)} "
+            "(supported: postgresql, sqlite)"
+        )
+    if driver not in SUPPORTED_DRIVERS[backend]:
+        raise ConfigError(f"unsupported driver {driver!r} for {backend} in {render_url(url)}")
+    if backend == "postgresql" and not url.database:
+        raise ConfigError(f"database URL names no database: {render_url(url)}")
+    if backend == "sqlite" and url.database and url.database != ":memory:":
+        parent = Path(url.database).parent
+        if not parent.is_dir():
+            raise ConfigError(f"directory of the SQLite database does not exist: {parent}")
+    return url
+
+
+def resolve(args: Mapping[str, object], env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings: a flag wins over the environment, which wins over the default."""
+    env = os.environ if env is None else env
+
+    raw_url = args.get("database_url")
+    if raw_url is None:
+        if env.get("DATABASE_URL"):
+            raw_url = env["DATABASE_URL"]
+        elif env.get("DATABASE_URL_FILE"):
+            raw_url = _read_secret(env["DATABASE_URL_FILE"], "DATABASE_URL_FILE")
+        else:
+            raw_url = DEFAULT_URL
+    url = parse_url(str(raw_url))
+    if env.get("DATABASE_PASSWORD_FILE"):
+        url = url.set(password=_read_secret(env["DATABASE_PASSWORD_FILE"], "DATABASE_PASSWORD_FILE"))
+
+    bundle = args.get("migrations") or env.get("GMG_MIGRATIONS") or default_bundle_dir()
+    plugins = _pick(args, "plugins", env, "GMG_PLUGINS")
+
+    return Settings(
+        url=url,
+        bundle_dir=Path(str(bundle)),
+        plugins=None if plugins is None else str(plugins),
+        wait_timeout=_timeout(
+            _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"),
+            DEFAULT_WAIT_TIMEOUT,
+            "wait timeout",
+        ),
+        lock_timeout=_timeout(
+            _pick(args, "lock_timeout", env, "GMG_LOCK_TIMEOUT"),
+            DEFAULT_LOCK_TIMEOUT,
+            "lock timeout",
+        ),
+        log_format=_choice(
+            _pick(args, "log_format", env, "GMG_LOG_FORMAT"), "json", LOG_FORMATS, "log format"
+        ),
+        log_level=_choice(
+            _pick(args, "log_level", env, "GMG_LOG_LEVEL"), "info", LOG_LEVELS, "log level"
+        ),
+    )

@@ -1,0 +1,53 @@
+"""Engines for the two supported backends, configured for migrations."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+
+def runner_name() -> str:
+    """How this runner appears in pg_stat_activity.application_name and in lock files."""
+    return f"gmg-dbupdate:{socket.gethostname()}:{os.getpid()}"[:63]
+
+
+def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, poolclass=NullPool)
+        _make_sqlite_transactional(engine)
+        return engine
+    return create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "application_name": runner_name(),
+            "connect_timeout": max(1, int(connect_timeout)),
+            # A runner that vanishes must not keep its session (and its lock) for hours.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
+    )
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    """pysqlite commits implicitly before DDL; take over BEGIN so DDL is transactional too.
+
+    Foreign keys stay off for the run: batch-mode table copies would trip them.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,58 @@
+"""Every failure the job knows about carries its exit code (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+OK = 0
+PENDING = 1
+USAGE = 64  # EX_USAGE: bad invocation, configuration or bundle
+DATAERR = 65  # EX_DATAERR: database state refused
+UNAVAILABLE = 69  # EX_UNAVAILABLE: database unreachable until the deadline
+SOFTWARE = 70  # EX_SOFTWARE: a migration or bootstrap failed; unexpected crash
+TEMPFAIL = 75  # EX_TEMPFAIL: lock not acquired before the deadline
+NOPERM = 77  # EX_NOPERM: authentication or permission failure
+SIGINT_EXIT = 130
+SIGTERM_EXIT = 143
+
+
+class DbUpdateError(Exception):
+    """Base of the hierarchy: ``exit_code`` is what the process exits with."""
+
+    exit_code = SOFTWARE
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.context = context
+
+
+class ConfigError(DbUpdateError):
+    exit_code = USAGE
+
+
+class BundleError(DbUpdateError):
+    exit_code = USAGE
+
+
+class StateRefused(DbUpdateError):
+    exit_code = DATAERR
+
+
+class DatabaseUnavailable(DbUpdateError):
+    exit_code = UNAVAILABLE
+
+
+class MigrationFailed(DbUpdateError):
+    exit_code = SOFTWARE
+
+
+class LockTimeout(DbUpdateError):
+    exit_code = TEMPFAIL
+
+
+class PermissionDenied(DbUpdateError):
+    exit_code = NOPERM
+
+
+class Interrupted(DbUpdateError):
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"interrupted by {name}", signal=name)
+        self.exit_code = 128 + signum

@@ -1,0 +1,134 @@
+"""The init job: wait for the database, lock, classify, bootstrap or upgrade, report."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from . import classify
+from .bootstrap import install
+from .bundle import Bundle
+from .config import Settings, render_url
+from .db import make_engine
+from .lock import file_lock, lock_key, postgres_lock
+from .logs import get_logger
+from .upgrade import upgrade
+from .wait import wait_for_database
+
+
+def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
+    """Everything that can be checked without a database: bundle, history, plugin names."""
+    bundle = Bundle.load(settings.bundle_dir)
+    enabled = bundle.resolve_plugins(settings.plugins)
+    bundle.branches  # noqa: B018 - validates the history (one head per branch) up front
+    return bundle, enabled
+
+
+def connect(settings: Settings) -> Engine:
+    engine = make_engine(settings.url, connect_timeout=min(10, settings.wait_timeout))
+    ready = wait_for_database(engine, settings.wait_timeout)
+    get_logger().info("db.ready", **ready)
+    return engine
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[None]:
+    if settings.backend == "postgresql":
+        with postgres_lock(
+            engine, lock_key(bundle.name, bundle.version_table), settings.lock_timeout
+        ):
+            yield
+    elif settings.url.database in (None, "", ":memory:"):
+        yield  # a private in-memory database has nobody to race with
+    else:
+        with file_lock(Path(f"{settings.url.database}.lock"), settings.lock_timeout):
+            yield
+
+
+def run(settings: Settings) -> dict:
+    """``gmg dbupdate``: returns the ``dbupdate.done`` fields."""
+    log = get_logger()
+    started = time.monotonic()
+    bundle, enabled = prepare(settings)
+    log.info(
+        "dbupdate.start",
+        url=render_url(settings.url),
+        bundle=str(bundle.root),
+        plugins=list(enabled),
+        wait_timeout_s=settings.wait_timeout,
+        lock_timeout_s=settings.lock_timeout,
+    )
+    engine = connect(settings)
+    try:
+        with exclusive(engine, settings, bundle), engine.connect() as connection:
+            with connection.begin():
+                state = classify.inspect_state(connection, bundle)
+                log.info("schema.classified", **state.summary())
+                classify.refuse_unusable(state, bundle)
+                bootstrapped, applied = _converge(connection, bundle, state, enabled)
+            # leaving the block commits: the whole run is one transaction
+    finally:
+        engine.dispose()
+    return {
+        "changed": bool(bootstrapped or applied),
+        "applied": applied,
+        "bootstrapped": bootstrapped,
+        "duration_s": round(time.monotonic() - started, 3),
+    }
+
+
+def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
+    log = get_logger()
+    if state.kind == classify.FRESH:
+        components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
+        install(connection, bundle, components, enabled)
+        return [c.name for c in components], []
+
+    for name in bundle.plugins:
+        if state.installed(name) and name not in enabled:
+            log.warning(
+                "plugin.disabled",
+                plugin=name,
+                versions=sorted(state.versions[name]),
+                detail="installed but not enabled: its tables are left as they are",
+            )
+    heads = bundle.branches.heads
+    behind = [
+        name
+        for name in [bundle.core.name, *enabled]
+        if state.installed(name) and state.versions[name] != {heads[name]}
+    ]
+    applied = upgrade(connection, bundle, behind) if behind else []
+    missing = [bundle.plugins[n] for n in enabled if not state.installed(n)]
+    if missing:
+        install(connection, bundle, missing, enabled)
+    return [c.name for c in missing], applied
+
+
+def check(settings: Settings) -> dict:
+    """``gmg dbupdate --check``: read-only, no lock; what would change."""
+    log = get_logger()
+    started = time.monotonic()
+    bundle, enabled = prepare(settings)
+    log.info("dbupdate.start", url=render_url(settings.url), check=True, plugins=list(enabled))
+    engine = connect(settings)
+    try:
+        with engine.connect() as connection:
+            state = classify.inspect_state(connection, bundle)
+            connection.rollback()
+    finally:
+        engine.dispose()
+    log.info("schema.classified", **state.summary())
+    classify.refuse_unusable(state, bundle)
+    todo = classify.pending(state, bundle, enabled)
+    return {
+        "changed": False,
+        "applied": [],
+        "current": not todo,
+        "pending": todo,
+        "duration_s": round(time.monotonic() - started, 3),
+    }

@@ -1,0 +1,64 @@
+"""Bring installed components to their branch heads with Alembic."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from .bundle import Bundle
+from .errors import MigrationFailed
+from .logs import get_logger
+
+
+def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> list[str]:
+    """Upgrade each named component's branch to its head; return the revisions applied."""
+    from alembic import command
+
+    log = get_logger()
+    applied: list[str] = []
+    mark = [time.monotonic()]
+
+    def on_version_apply(*, ctx, step, heads, run_args) -> None:
+        now = time.monotonic()
+        revision = step.up_revision_id
+        applied.append(revision)
+        log.info(
+            "migration.applied",
+            component=bundle.branches.owner.get(revision),
+            revision=revision,
+            down_revision=list(step.down_revision_ids) or None,
+            message=step.up_revision.doc if step.up_revision is not None else None,
+            duration_s=round(now - mark[0], 3),
+        )
+        mark[0] = now
+
+    cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
+    for component in components:
+        mark[0] = time.monotonic()
+        try:
+            command.upgrade(cfg, bundle.branches.heads[component])
+        except Exception as exc:
+            revision, script = _failing_revision(bundle, exc)
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MigrationFailed(
+                f"migration {revision or '?'} of {component} failed: {type(exc).__name__}: {detail}",
+                component=component,
+                revision=revision,
+                script=script,
+            ) from exc
+    return applied
+
+
+def _failing_revision(bundle: Bundle, exc: BaseException) -> tuple[str | None, str | None]:
+    """The innermost frame inside a revision script names the revision that failed."""
+    paths = {str(Path(s.path).resolve()): s.revision for s in bundle.script.walk_revisions()}
+    found: tuple[str | None, str | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__ or sys.exc_info()[2]):
+        path = str(Path(frame.filename).resolve())
+        if path in paths:
+            found = (paths[path], path)
+    return found
