@@ -13,7 +13,7 @@ from .config import LOG_FORMATS, LOG_LEVELS, Settings, mask_url_text, resolve
 from .errors import ConfigError, DbUpdateError, Interrupted
 from .logs import add_secret, configure, get_logger, scrub
 
-TERMINATION_LOG = "/dev/termination-log"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,11 +77,15 @@ def _on_signal(signum: int, _frame) -> None:
 
 
 def _write_termination_message(message: str) -> None:
+    """Kubernetes mounts this file; elsewhere it is absent and must not be created."""
+    path = os.environ.get("GMG_TERMINATION_LOG", DEFAULT_TERMINATION_LOG)
+    if not os.path.isfile(path):
+        return
     try:
-        with open(TERMINATION_LOG, "w", encoding="utf-8") as fh:
+        with open(path, "w", encoding="utf-8") as fh:
             fh.write(message[:4000] + "\n")
     except OSError:
-        pass  # not on Kubernetes, or not writable: the log line is enough
+        pass  # read-only: the log line is enough
 
 
 def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:

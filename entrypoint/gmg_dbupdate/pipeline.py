@@ -115,13 +115,16 @@ def check(settings: Settings) -> dict:
     started = time.monotonic()
     bundle, enabled = prepare(settings)
     log.info("dbupdate.start", url=render_url(settings.url), check=True, plugins=list(enabled))
-    engine = connect(settings)
-    try:
-        with engine.connect() as connection:
-            state = classify.inspect_state(connection, bundle)
-            connection.rollback()
-    finally:
-        engine.dispose()
+    if _sqlite_file_missing(settings):
+        state = classify.DbState(kind=classify.FRESH)  # opening it would create it
+    else:
+        engine = connect(settings)
+        try:
+            with engine.connect() as connection:
+                state = classify.inspect_state(connection, bundle)
+                connection.rollback()
+        finally:
+            engine.dispose()
     log.info("schema.classified", **state.summary())
     classify.refuse_unusable(state, bundle)
     todo = classify.pending(state, bundle, enabled)
@@ -132,3 +135,12 @@ def check(settings: Settings) -> dict:
         "pending": todo,
         "duration_s": round(time.monotonic() - started, 3),
     }
+
+
+def _sqlite_file_missing(settings: Settings) -> bool:
+    database = settings.url.database
+    return (
+        settings.backend == "sqlite"
+        and database not in (None, "", ":memory:")
+        and not Path(database).exists()
+    )

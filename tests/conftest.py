@@ -1,0 +1,206 @@
+"""Fixtures: a real PostgreSQL (throwaway cluster or TEST_DATABASE_URL) and real SQLite files.
+
+Every test talks to the job through the same ``gmg`` console script an operator runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from pgserver import PASSWORD, Cluster, wait_until_accepting
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "migrations"
+GMG = str(Path(sys.executable).parent / "gmg")
+ESSENTIAL_KEYS = ("timestamp", "level", "event")
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    events: list[dict] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def last(self) -> dict:
+        return self.events[-1]
+
+    def named(self, event: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == event]
+
+    def __repr__(self) -> str:  # shown by pytest on failure
+        return f"Result(code={self.code}, stderr=\n{self.stderr[-4000:]}\nstdout=\n{self.stdout[-2000:]})"
+
+
+def parse_events(stderr: str) -> list[dict]:
+    """Every stderr line must be one JSON object with the essential keys (the contract)."""
+    events = []
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        assert all(k in event for k in ESSENTIAL_KEYS), line
+        events.append(event)
+    return events
+
+
+def run_gmg(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,
+            secrets: tuple[str, ...] = (PASSWORD,), json_logs: bool = True) -> Result:
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("DATABASE_", "GMG_"))}
+    full_env.update(env or {})
+    started = time.monotonic()
+    proc = subprocess.run([GMG, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    result = Result(proc.returncode, proc.stdout, proc.stderr,
+                    elapsed=time.monotonic() - started)
+    for secret in secrets:
+        assert secret not in proc.stdout and secret not in proc.stderr, "password leaked"
+    if json_logs:
+        result.events = parse_events(proc.stderr)
+        assert result.events, result
+        assert result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
+        if result.last["event"] == "dbupdate.failed":
+            assert result.last["exit_code"] == result.code, result
+    return result
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    cluster = Cluster()
+    cluster.start()
+    try:
+        wait_until_accepting(cluster.admin_url)
+        yield cluster.admin_url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_admin_url):
+    engine = sa.create_engine(
+        make_url(pg_admin_url).set(drivername="postgresql+psycopg2"),
+        isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin, pg_admin_url):
+    """A fresh, empty database for this test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with pg_admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'mediagoblin.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """The same scenario on both backends."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return request.getfixturevalue(fixture)
+
+
+# --- looking at a database ------------------------------------------------------------------
+
+def engine_for(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+
+
+def query(url: str, sql: str, **params) -> list[tuple]:
+    engine = engine_for(url)
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = engine_for(url)
+    try:
+        with engine.begin() as c:
+            for sql in statements:
+                c.execute(sa.text(sql))
+    finally:
+        engine.dispose()
+
+
+def version_rows(url: str, table: str = "alembic_version") -> set[str]:
+    return {r[0] for r in query(url, f"SELECT version_num FROM {table}")}
+
+
+def schema_of(url: str, exclude: tuple[str, ...] = ()) -> dict:
+    """A comparable picture of the schema: columns, keys, uniques, indexes per table."""
+    engine = engine_for(url)
+    try:
+        insp = sa.inspect(engine)
+        picture = {}
+        for table in sorted(insp.get_table_names()):
+            if table in exclude:
+                continue
+            picture[table] = {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"], _default(c.get("default")))
+                    for c in insp.get_columns(table)
+                ],
+                "pk": sorted(insp.get_pk_constraint(table)["constrained_columns"]),
+                "fks": sorted(
+                    (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
+                     tuple(fk["referred_columns"]))
+                    for fk in insp.get_foreign_keys(table)
+                ),
+                "uniques": sorted(
+                    (u["name"], tuple(u["column_names"]))
+                    for u in insp.get_unique_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in insp.get_indexes(table)
+                ),
+            }
+        return picture
+    finally:
+        engine.dispose()
+
+
+def _default(value):
+    return None if value is None else str(value).strip("()'\"")
+
+
+def heads() -> dict[str, str]:
+    """The bundle's branch heads, read through the engine's own loader."""
+    from gmg_dbupdate.bundle import Bundle
+
+    return Bundle.load(BUNDLE).branches.heads

@@ -1,0 +1,59 @@
+"""Many runners at once: one does the work, every one exits 0, nothing is applied twice."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+
+import pytest
+from conftest import GMG, BUNDLE, parse_events, run_gmg, schema_of
+
+from gmg_dbupdate.bundle import Bundle
+
+pytestmark = pytest.mark.slow
+BUNDLE_OBJ = Bundle.load(BUNDLE)
+
+
+def _start_all(n: int, *args: str) -> list[tuple[int, list[dict]]]:
+    procs = [subprocess.Popen([GMG, "dbupdate", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+             for _ in range(n)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        results.append((proc.returncode, parse_events(err)))
+    return results
+
+
+def _events(results, name):
+    return [e for _, events in results for e in events if e["event"] == name]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_ten_runners_on_a_fresh_database(backend, request):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    results = _start_all(10, "--database-url", url, "--plugins", "all")
+    assert [code for code, _ in results] == [0] * 10, [e[-1] for _, e in results]
+    assert all(events[-1]["event"] == "dbupdate.done" for _, events in results)
+    bootstrapped = Counter(e["component"] for e in _events(results, "schema.bootstrapped"))
+    assert bootstrapped == Counter({c.name: 1 for c in BUNDLE_OBJ.components})
+    assert sum(1 for _, ev in results if ev[-1]["changed"]) == 1
+    assert _events(results, "lock.waiting"), "nobody waited: the runners did not overlap"
+    assert len(_events(results, "lock.acquired")) == len(_events(results, "lock.released")) == 10
+    assert set(schema_of(url)) == set().union(*BUNDLE_OBJ.table_names().values()) | {
+        "alembic_version"}
+
+
+def test_ten_runners_on_a_database_needing_upgrades(pg_url):
+    core = [r.revision for r in BUNDLE_OBJ.script.walk_revisions()
+            if BUNDLE_OBJ.branches.owner[r.revision] == "core"]
+    r = run_gmg("alembic", "--database-url", pg_url, "upgrade", core[-1], json_logs=False)
+    assert r.code == 0, r
+    results = _start_all(10, "--database-url", pg_url)
+    assert [code for code, _ in results] == [0] * 10, [e[-1] for _, e in results]
+    applied = [e["revision"] for e in _events(results, "migration.applied")]
+    assert Counter(applied) == Counter(core[:-1]), applied  # every later core revision, once
+    holders = [e["holder"] for e in _events(results, "lock.waiting") if e["holder"]]
+    assert holders and all(h["application_name"].startswith("gmg-dbupdate:") for h in holders)
+    assert json.dumps(holders)  # holders are plain JSON values

@@ -1,0 +1,129 @@
+"""Pure logic: error classification, URL masking, settings precedence, history checks."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from gmg_dbupdate import config, errors
+from gmg_dbupdate.wait import classify_connect_error
+
+
+def _op_error(message: str, pgcode: str | None = None) -> OperationalError:
+    orig = psycopg2.OperationalError(message)
+    if pgcode is not None:
+        orig = type("E", (psycopg2.OperationalError,), {"pgcode": pgcode})(message)
+    return OperationalError("SELECT 1", {}, orig)
+
+
+@pytest.mark.parametrize("message", [
+    'connection to server at "127.0.0.1", port 5999 failed: Connection refused\n\tIs the server running',
+    "could not translate host name \"db\" to address: Name or service not known",
+    "connection to server at \"10.0.0.1\", port 5432 failed: timeout expired",
+    "FATAL:  the database system is starting up",
+    "FATAL:  the database system is shutting down",
+    "FATAL:  sorry, too many clients already",
+    "FATAL:  remaining connection slots are reserved for non-replication superuser connections",
+    "server closed the connection unexpectedly",
+])
+def test_transient_connect_errors_are_retried(message):
+    assert classify_connect_error(_op_error(message)) is None
+
+
+def test_sqlstate_starting_up_is_transient():
+    assert classify_connect_error(_op_error("starting", pgcode="57P03")) is None
+    assert classify_connect_error(_op_error("too many", pgcode="53300")) is None
+
+
+@pytest.mark.parametrize(("message", "pgcode", "expected"), [
+    ('FATAL:  password authentication failed for user "gmg"', None, errors.PermissionDenied),
+    ("FATAL:  no pg_hba.conf entry for host", None, errors.PermissionDenied),
+    ('FATAL:  role "nobody" does not exist', None, errors.PermissionDenied),
+    ("fe_sendauth: no password supplied", None, errors.PermissionDenied),
+    ("FATAL:  permission denied for database \"x\"", None, errors.PermissionDenied),
+    ("anything", "28P01", errors.PermissionDenied),
+    ('FATAL:  database "nope" does not exist', None, errors.ConfigError),
+    ("anything", "3D000", errors.ConfigError),
+    ("unable to open database file", None, errors.PermissionDenied),
+])
+def test_permanent_connect_errors_fail_at_once(message, pgcode, expected):
+    kind = classify_connect_error(_op_error(message, pgcode))
+    assert kind is expected
+    assert kind.exit_code in (64, 77)
+
+
+def test_unexpected_database_errors_are_not_retried():
+    exc = ProgrammingError("SELECT 1", {}, psycopg2.ProgrammingError("syntax error"))
+    assert classify_connect_error(exc) is errors.DbUpdateError
+
+
+def test_mask_url_text():
+    assert config.mask_url_text("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert config.mask_url_text("no password here") == "no password here"
+
+
+def test_rendered_urls_hide_the_password():
+    url = config.parse_url("postgres://gmg:hunter2@db:5432/mediagoblin")
+    assert url.drivername == "postgresql+psycopg2"
+    assert "hunter2" not in config.render_url(url)
+
+
+def test_flag_beats_env_beats_default(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/env.db", "GMG_WAIT_TIMEOUT": "5"}
+    settings = config.resolve({"database_url": f"sqlite:///{tmp_path}/flag.db"}, env)
+    assert settings.url.database.endswith("flag.db") and settings.wait_timeout == 5
+    settings = config.resolve({"wait_timeout": "7"}, env)
+    assert settings.url.database.endswith("env.db") and settings.wait_timeout == 7
+    settings = config.resolve({}, {})
+    assert str(settings.url) == config.DEFAULT_URL
+    assert (settings.wait_timeout, settings.lock_timeout) == (60, 300)
+    assert (settings.log_format, settings.log_level) == ("json", "info")
+
+
+def test_password_file_overrides_url_password(tmp_path):
+    (tmp_path / "pw").write_text("  from-file\n")
+    settings = config.resolve({}, {"DATABASE_URL": "postgresql://u:inline@h/db",
+                                   "DATABASE_PASSWORD_FILE": str(tmp_path / "pw")})
+    assert settings.password == "from-file"
+
+
+def test_url_file_is_trimmed(tmp_path):
+    (tmp_path / "url").write_text("\n postgresql://u@h/db \n")
+    settings = config.resolve({}, {"DATABASE_URL_FILE": str(tmp_path / "url")})
+    assert settings.url.host == "h" and settings.url.database == "db"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "inf", "nan"])
+def test_timeouts_must_be_positive_numbers(bad):
+    with pytest.raises(errors.ConfigError):
+        config.resolve({"wait_timeout": bad}, {})
+
+
+def test_resolve_plugins():
+    from conftest import BUNDLE
+
+    from gmg_dbupdate.bundle import Bundle
+
+    bundle = Bundle.load(BUNDLE)
+    assert bundle.resolve_plugins(None) == bundle.default_plugins
+    assert bundle.resolve_plugins("all") == tuple(bundle.plugins)
+    assert bundle.resolve_plugins("none") == ()
+    names = list(bundle.plugins)
+    assert bundle.resolve_plugins(f" {names[-1]} , {names[0]}") == (names[0], names[-1])
+    with pytest.raises(errors.ConfigError, match="bogus"):
+        bundle.resolve_plugins("bogus")
+
+
+def test_positions_follow_depends_on():
+    """A plugin row that depends_on a core revision stands for that core revision too."""
+    from conftest import BUNDLE
+
+    from gmg_dbupdate.bundle import Bundle
+
+    branches = Bundle.load(BUNDLE).branches
+    for revision, needs in branches.requires.items():
+        applied = branches.applied([revision])
+        assert revision in applied and set(needs) <= applied
+    everything = branches.positions(list(branches.heads.values()))
+    assert everything == {c: frozenset({h}) for c, h in branches.heads.items()}
