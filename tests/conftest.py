@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from pgserver import PASSWORD, Cluster, wait_until_accepting
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "migrations"
@@ -57,16 +56,27 @@ def parse_events(stderr: str) -> list[dict]:
     return events
 
 
-def run_gmg(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,
-            secrets: tuple[str, ...] = (PASSWORD,), json_logs: bool = True) -> Result:
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("DATABASE_", "GMG_"))}
+def run_gmg(
+    *args: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    secrets: tuple[str, ...] = (PASSWORD,),
+    json_logs: bool = True,
+) -> Result:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
     full_env.update(env or {})
     started = time.monotonic()
-    proc = subprocess.run([GMG, *args], capture_output=True, text=True, env=full_env, cwd=cwd,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-    result = Result(proc.returncode, proc.stdout, proc.stderr,
-                    elapsed=time.monotonic() - started)
+    proc = subprocess.run(
+        [GMG, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    result = Result(proc.returncode, proc.stdout, proc.stderr, elapsed=time.monotonic() - started)
     for secret in secrets:
         assert secret not in proc.stdout and secret not in proc.stderr, "password leaked"
     if json_logs:
@@ -79,6 +89,7 @@ def run_gmg(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url():
@@ -99,7 +110,8 @@ def pg_admin_url():
 def pg_admin(pg_admin_url):
     engine = sa.create_engine(
         make_url(pg_admin_url).set(drivername="postgresql+psycopg2"),
-        isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
     )
     yield engine
     engine.dispose()
@@ -130,6 +142,7 @@ def db_url(request):
 
 
 # --- looking at a database ------------------------------------------------------------------
+
 
 def engine_for(url: str) -> sa.Engine:
     parsed = make_url(url)
@@ -177,8 +190,12 @@ def schema_of(url: str, exclude: tuple[str, ...] = ()) -> dict:
                 ],
                 "pk": sorted(insp.get_pk_constraint(table)["constrained_columns"]),
                 "fks": sorted(
-                    (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
-                     tuple(fk["referred_columns"]))
+                    (
+                        fk["name"],
+                        tuple(fk["constrained_columns"]),
+                        fk["referred_table"],
+                        tuple(fk["referred_columns"]),
+                    )
                     for fk in insp.get_foreign_keys(table)
                 ),
                 "uniques": sorted(

@@ -7,8 +7,7 @@ import subprocess
 from collections import Counter
 
 import pytest
-from conftest import GMG, BUNDLE, parse_events, run_gmg, schema_of
-
+from conftest import BUNDLE, GMG, parse_events, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 
 pytestmark = pytest.mark.slow
@@ -16,9 +15,16 @@ BUNDLE_OBJ = Bundle.load(BUNDLE)
 
 
 def _start_all(n: int, *args: str) -> list[tuple[int, list[dict]]]:
-    procs = [subprocess.Popen([GMG, "dbupdate", *args], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [GMG, "dbupdate", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -42,12 +48,16 @@ def test_ten_runners_on_a_fresh_database(backend, request):
     assert _events(results, "lock.waiting"), "nobody waited: the runners did not overlap"
     assert len(_events(results, "lock.acquired")) == len(_events(results, "lock.released")) == 10
     assert set(schema_of(url)) == set().union(*BUNDLE_OBJ.table_names().values()) | {
-        "alembic_version"}
+        "alembic_version"
+    }
 
 
 def test_ten_runners_on_a_database_needing_upgrades(pg_url):
-    core = [r.revision for r in BUNDLE_OBJ.script.walk_revisions()
-            if BUNDLE_OBJ.branches.owner[r.revision] == "core"]
+    core = [
+        r.revision
+        for r in BUNDLE_OBJ.script.walk_revisions()
+        if BUNDLE_OBJ.branches.owner[r.revision] == "core"
+    ]
     r = run_gmg("alembic", "--database-url", pg_url, "upgrade", core[-1], json_logs=False)
     assert r.code == 0, r
     results = _start_all(10, "--database-url", pg_url)

@@ -14,7 +14,6 @@ from conftest import (
     schema_of,
     version_rows,
 )
-
 from gmg_dbupdate.bundle import Bundle
 
 BUNDLE_OBJ = Bundle.load(BUNDLE)
@@ -43,11 +42,20 @@ def bootstrap(url: str, *extra: str):
 
 # --- fresh databases ------------------------------------------------------------------------
 
+
 def test_fresh_bootstrap_creates_stamps_and_lays_foundations(db_url):
     result = bootstrap(db_url)
     names = [e["event"] for e in result.events if not e["event"].endswith(".log")]
-    for expected in ("dbupdate.start", "db.ready", "lock.acquired", "schema.classified",
-                     "schema.bootstrapped", "foundations.laid", "lock.released", "dbupdate.done"):
+    for expected in (
+        "dbupdate.start",
+        "db.ready",
+        "lock.acquired",
+        "schema.classified",
+        "schema.bootstrapped",
+        "foundations.laid",
+        "lock.released",
+        "dbupdate.done",
+    ):
         assert expected in names, names
     assert names.index("lock.acquired") < names.index("schema.classified")
     assert names.index("schema.classified") < names.index("schema.bootstrapped")
@@ -62,8 +70,9 @@ def test_fresh_bootstrap_creates_stamps_and_lays_foundations(db_url):
     assert tables(db_url) == want
     assert positions(db_url) == expected_positions(enabled)
     laid = {e["component"] for e in result.named("foundations.laid")}
-    assert laid == {c.name for c in BUNDLE_OBJ.components
-                    if c.name in enabled and c.foundations is not None}
+    assert laid == {
+        c.name for c in BUNDLE_OBJ.components if c.name in enabled and c.foundations is not None
+    }
     assert query(db_url, "SELECT count(*) FROM core__privileges")[0][0] >= 5
 
 
@@ -90,13 +99,16 @@ def test_embedded_sqlite_default_in_working_directory(tmp_path):
 
 # --- upgrades -------------------------------------------------------------------------------
 
+
 def _older_revisions():
     branches = BUNDLE_OBJ.branches
     for rev in BUNDLE_OBJ.script.walk_revisions():
         if rev.revision != branches.heads[branches.owner[rev.revision]]:
-            yield pytest.param(branches.owner[rev.revision], rev.revision,
-                               id=f"{branches.owner[rev.revision]}-{rev.revision}")
-
+            yield pytest.param(
+                branches.owner[rev.revision],
+                rev.revision,
+                id=f"{branches.owner[rev.revision]}-{rev.revision}",
+            )
 
 
 @pytest.fixture(scope="session")
@@ -131,10 +143,12 @@ def backend_of(url: str) -> str:
 
 @pytest.mark.parametrize(("component", "revision"), list(_older_revisions()))
 def test_upgrade_from_every_older_revision_equals_fresh_bootstrap(
-        component, revision, db_url, fresh_schema):
+    component, revision, db_url, fresh_schema
+):
     if component != "core":  # a plugin's history starts on a current core
-        r = run_gmg("alembic", "--database-url", db_url, "upgrade", heads()["core"],
-                    json_logs=False)
+        r = run_gmg(
+            "alembic", "--database-url", db_url, "upgrade", heads()["core"], json_logs=False
+        )
         assert r.code == 0, r
     r = run_gmg("alembic", "--database-url", db_url, "upgrade", revision, json_logs=False)
     assert r.code == 0, r
@@ -161,6 +175,7 @@ def test_upgrade_from_every_older_revision_equals_fresh_bootstrap(
 
 # --- plugins enabled late, disabled after install -------------------------------------------
 
+
 def test_plugin_enabled_late_gets_tables_stamp_and_foundations(db_url, fresh_schema):
     bootstrap(db_url, "--plugins", "none")
     assert tables(db_url) == ALL_TABLES["core"] | {"alembic_version"}
@@ -177,8 +192,7 @@ def test_plugin_enabled_late_gets_tables_stamp_and_foundations(db_url, fresh_sch
     assert positions(db_url) == expected_positions(["core", late])
     for table in ALL_TABLES[late]:
         assert schema_of(db_url)[table] == fresh_schema(backend_of(db_url))[table]
-    seeded = [t for t in ALL_TABLES[late]
-              if query(db_url, f"SELECT count(*) FROM {t}")[0][0] > 0]
+    seeded = [t for t in ALL_TABLES[late] if query(db_url, f"SELECT count(*) FROM {t}")[0][0] > 0]
     assert seeded, "the late plugin's foundations were not laid"
 
     everything = run_gmg("dbupdate", "--plugins", "all", "--database-url", db_url)
@@ -204,8 +218,11 @@ def test_plugin_disabled_after_install_is_left_alone(db_url):
 
 def test_core_upgrades_while_an_installed_plugin_is_disabled(db_url):
     def revisions_of(component):
-        return [r.revision for r in BUNDLE_OBJ.script.walk_revisions()
-                if BUNDLE_OBJ.branches.owner[r.revision] == component]
+        return [
+            r.revision
+            for r in BUNDLE_OBJ.script.walk_revisions()
+            if BUNDLE_OBJ.branches.owner[r.revision] == component
+        ]
 
     plugin = DEFAULT_PLUGINS[0]
     for target in (revisions_of("core")[-1], revisions_of(plugin)[-1]):
@@ -224,9 +241,13 @@ def test_core_upgrades_while_an_installed_plugin_is_disabled(db_url):
 
 # --- refused states -------------------------------------------------------------------------
 
+
 def test_unmanaged_database_is_refused(db_url):
-    execute(db_url, "CREATE TABLE core__users (id INTEGER PRIMARY KEY, username VARCHAR(30))",
-            "INSERT INTO core__users (id, username) VALUES (1, 'alice')")
+    execute(
+        db_url,
+        "CREATE TABLE core__users (id INTEGER PRIMARY KEY, username VARCHAR(30))",
+        "INSERT INTO core__users (id, username) VALUES (1, 'alice')",
+    )
     result = run_gmg("dbupdate", "--database-url", db_url)
     assert result.code == 65, result
     assert "core__users" in result.last["error"]
@@ -261,6 +282,7 @@ def test_database_ahead_of_the_bundle_is_refused(db_url):
 
 
 # --- --check ---------------------------------------------------------------------------------
+
 
 def test_check_before_and_after_and_it_writes_nothing(db_url):
     before = run_gmg("dbupdate", "--check", "--database-url", db_url)

@@ -8,10 +8,9 @@ import time
 import psycopg2
 import pytest
 from conftest import BUNDLE, query, run_gmg, schema_of
+from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, free_port
 from sqlalchemy.engine import make_url
-
-from gmg_dbupdate.bundle import Bundle
 
 
 def _assert_nothing_written(url: str) -> None:
@@ -34,8 +33,14 @@ def test_unreachable_database_exits_69_at_the_deadline():
 
 def test_wrong_password_exits_77_at_once(pg_url):
     url = make_url(pg_url).set(password="Wrong-Pw-123").render_as_string(False)
-    result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "30",
-                     secrets=(PASSWORD, "Wrong-Pw-123"))
+    result = run_gmg(
+        "dbupdate",
+        "--database-url",
+        url,
+        "--wait-timeout",
+        "30",
+        secrets=(PASSWORD, "Wrong-Pw-123"),
+    )
     assert result.code == 77, result
     assert result.elapsed < 10
     assert not result.named("db.waiting")
@@ -51,14 +56,17 @@ def test_missing_database_exits_64_at_once(pg_url):
     assert "does not exist" in result.last["error"]
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql://user:" + PASSWORD + "@host:notaport/db",
-    "not a url at all",
-    "mysql://user:" + PASSWORD + "@localhost/db",
-    "postgresql+asyncpg://u:" + PASSWORD + "@localhost/db",
-    "postgresql://u:" + PASSWORD + "@localhost",
-    "sqlite:////no/such/dir/x.db",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:" + PASSWORD + "@host:notaport/db",
+        "not a url at all",
+        "mysql://user:" + PASSWORD + "@localhost/db",
+        "postgresql+asyncpg://u:" + PASSWORD + "@localhost/db",
+        "postgresql://u:" + PASSWORD + "@localhost",
+        "sqlite:////no/such/dir/x.db",
+    ],
+)
 def test_malformed_or_unsupported_url_exits_64(url):
     result = run_gmg("dbupdate", "--database-url", url)
     assert result.code == 64, result
@@ -73,10 +81,15 @@ def test_unknown_plugin_exits_64_and_writes_nothing(sqlite_url):
     _assert_nothing_written(sqlite_url)
 
 
-@pytest.mark.parametrize(("flag", "value"), [
-    ("--wait-timeout", "soon"), ("--lock-timeout", "-5"), ("--wait-timeout", "nan"),
-    ("--log-format", "xml"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--wait-timeout", "soon"),
+        ("--lock-timeout", "-5"),
+        ("--wait-timeout", "nan"),
+        ("--log-format", "xml"),
+    ],
+)
 def test_bad_option_values_exit_64(flag, value, sqlite_url):
     result = run_gmg("dbupdate", flag, value, "--database-url", sqlite_url)
     assert result.code == 64, result
@@ -104,8 +117,13 @@ def test_url_and_password_from_files(pg_url, tmp_path):
     bare = make_url(pg_url).set(password=None).render_as_string(False)
     (tmp_path / "url").write_text(bare + "\n")
     (tmp_path / "pw").write_text(PASSWORD + "\n")
-    result = run_gmg("dbupdate", env={"DATABASE_URL_FILE": str(tmp_path / "url"),
-                                      "DATABASE_PASSWORD_FILE": str(tmp_path / "pw")})
+    result = run_gmg(
+        "dbupdate",
+        env={
+            "DATABASE_URL_FILE": str(tmp_path / "url"),
+            "DATABASE_PASSWORD_FILE": str(tmp_path / "pw"),
+        },
+    )
     assert result.code == 0, result
     assert "***" in result.named("dbupdate.start")[0]["url"]
     assert query(pg_url, "SELECT count(*) FROM alembic_version")[0][0] >= 1
@@ -122,8 +140,14 @@ def test_termination_message_written_when_the_file_exists(tmp_path):
     term = tmp_path / "termination-log"
     term.write_text("")
     url = f"postgresql://gmg:{PASSWORD}@127.0.0.1:{free_port()}/x"
-    result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "1",
-                     env={"GMG_TERMINATION_LOG": str(term)})
+    result = run_gmg(
+        "dbupdate",
+        "--database-url",
+        url,
+        "--wait-timeout",
+        "1",
+        env={"GMG_TERMINATION_LOG": str(term)},
+    )
     assert result.code == 69
     text = term.read_text()
     assert text.startswith("gmg dbupdate failed (exit 69)") and PASSWORD not in text
@@ -131,6 +155,7 @@ def test_termination_message_written_when_the_file_exists(tmp_path):
 
 
 # --- broken bundles -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def bundle_copy(tmp_path):
@@ -141,7 +166,9 @@ def bundle_copy(tmp_path):
 
 def test_two_heads_in_one_branch_exit_64(bundle_copy, sqlite_url):
     bundle = Bundle.load(BUNDLE)
-    core = [r for r in bundle.script.walk_revisions() if bundle.branches.owner[r.revision] == "core"]
+    core = [
+        r for r in bundle.script.walk_revisions() if bundle.branches.owner[r.revision] == "core"
+    ]
     parent = core[-1].revision  # the base: a second child makes a second head
     (bundle_copy / "versions" / "core" / "aaaaaaaaaaaa_second_head.py").write_text(
         f'revision = "aaaaaaaaaaaa"\ndown_revision = "{parent}"\n'
@@ -155,8 +182,9 @@ def test_two_heads_in_one_branch_exit_64(bundle_copy, sqlite_url):
 
 
 def test_missing_bundle_exits_64(tmp_path, sqlite_url):
-    result = run_gmg("dbupdate", "--migrations", str(tmp_path / "nope"),
-                     "--database-url", sqlite_url)
+    result = run_gmg(
+        "dbupdate", "--migrations", str(tmp_path / "nope"), "--database-url", sqlite_url
+    )
     assert result.code == 64, result
     _assert_nothing_written(sqlite_url)
 
@@ -188,14 +216,16 @@ def test_migration_that_raises_exits_70_names_revision_and_rolls_back(bundle_cop
 
 # --- the lock ---------------------------------------------------------------------------------
 
+
 def test_held_postgres_lock_exits_75_naming_the_holder(pg_url):
     from gmg_dbupdate.lock import lock_key
 
     bundle = Bundle.load(BUNDLE)
     k1, k2 = lock_key(bundle.name, bundle.version_table)
-    holder = psycopg2.connect(make_url(pg_url).render_as_string(False)
-                              .replace("postgresql://", "postgresql://", 1),
-                              application_name="test-holder")
+    holder = psycopg2.connect(
+        make_url(pg_url).render_as_string(False).replace("postgresql://", "postgresql://", 1),
+        application_name="test-holder",
+    )
     holder.autocommit = True
     try:
         holder.cursor().execute("SELECT pg_advisory_lock(%s, %s)", (k1, k2))

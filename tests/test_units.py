@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
 from gmg_dbupdate import config, errors
 from gmg_dbupdate.wait import classify_connect_error
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 
 def _op_error(message: str, pgcode: str | None = None) -> OperationalError:
@@ -17,16 +16,19 @@ def _op_error(message: str, pgcode: str | None = None) -> OperationalError:
     return OperationalError("SELECT 1", {}, orig)
 
 
-@pytest.mark.parametrize("message", [
-    'connection to server at "127.0.0.1", port 5999 failed: Connection refused\n\tIs the server running',
-    "could not translate host name \"db\" to address: Name or service not known",
-    "connection to server at \"10.0.0.1\", port 5432 failed: timeout expired",
-    "FATAL:  the database system is starting up",
-    "FATAL:  the database system is shutting down",
-    "FATAL:  sorry, too many clients already",
-    "FATAL:  remaining connection slots are reserved for non-replication superuser connections",
-    "server closed the connection unexpectedly",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        'connection to server at "127.0.0.1", port 5999 failed: Connection refused\n\tIs the server running',
+        'could not translate host name "db" to address: Name or service not known',
+        'connection to server at "10.0.0.1", port 5432 failed: timeout expired',
+        "FATAL:  the database system is starting up",
+        "FATAL:  the database system is shutting down",
+        "FATAL:  sorry, too many clients already",
+        "FATAL:  remaining connection slots are reserved for non-replication superuser connections",
+        "server closed the connection unexpectedly",
+    ],
+)
 def test_transient_connect_errors_are_retried(message):
     assert classify_connect_error(_op_error(message)) is None
 
@@ -36,17 +38,20 @@ def test_sqlstate_starting_up_is_transient():
     assert classify_connect_error(_op_error("too many", pgcode="53300")) is None
 
 
-@pytest.mark.parametrize(("message", "pgcode", "expected"), [
-    ('FATAL:  password authentication failed for user "gmg"', None, errors.PermissionDenied),
-    ("FATAL:  no pg_hba.conf entry for host", None, errors.PermissionDenied),
-    ('FATAL:  role "nobody" does not exist', None, errors.PermissionDenied),
-    ("fe_sendauth: no password supplied", None, errors.PermissionDenied),
-    ("FATAL:  permission denied for database \"x\"", None, errors.PermissionDenied),
-    ("anything", "28P01", errors.PermissionDenied),
-    ('FATAL:  database "nope" does not exist', None, errors.ConfigError),
-    ("anything", "3D000", errors.ConfigError),
-    ("unable to open database file", None, errors.PermissionDenied),
-])
+@pytest.mark.parametrize(
+    ("message", "pgcode", "expected"),
+    [
+        ('FATAL:  password authentication failed for user "gmg"', None, errors.PermissionDenied),
+        ("FATAL:  no pg_hba.conf entry for host", None, errors.PermissionDenied),
+        ('FATAL:  role "nobody" does not exist', None, errors.PermissionDenied),
+        ("fe_sendauth: no password supplied", None, errors.PermissionDenied),
+        ('FATAL:  permission denied for database "x"', None, errors.PermissionDenied),
+        ("anything", "28P01", errors.PermissionDenied),
+        ('FATAL:  database "nope" does not exist', None, errors.ConfigError),
+        ("anything", "3D000", errors.ConfigError),
+        ("unable to open database file", None, errors.PermissionDenied),
+    ],
+)
 def test_permanent_connect_errors_fail_at_once(message, pgcode, expected):
     kind = classify_connect_error(_op_error(message, pgcode))
     assert kind is expected
@@ -83,8 +88,13 @@ def test_flag_beats_env_beats_default(tmp_path):
 
 def test_password_file_overrides_url_password(tmp_path):
     (tmp_path / "pw").write_text("  from-file\n")
-    settings = config.resolve({}, {"DATABASE_URL": "postgresql://u:inline@h/db",
-                                   "DATABASE_PASSWORD_FILE": str(tmp_path / "pw")})
+    settings = config.resolve(
+        {},
+        {
+            "DATABASE_URL": "postgresql://u:inline@h/db",
+            "DATABASE_PASSWORD_FILE": str(tmp_path / "pw"),
+        },
+    )
     assert settings.password == "from-file"
 
 
@@ -102,7 +112,6 @@ def test_timeouts_must_be_positive_numbers(bad):
 
 def test_resolve_plugins():
     from conftest import BUNDLE
-
     from gmg_dbupdate.bundle import Bundle
 
     bundle = Bundle.load(BUNDLE)
@@ -118,7 +127,6 @@ def test_resolve_plugins():
 def test_positions_follow_depends_on():
     """A plugin row that depends_on a core revision stands for that core revision too."""
     from conftest import BUNDLE
-
     from gmg_dbupdate.bundle import Bundle
 
     branches = Bundle.load(BUNDLE).branches

@@ -20,12 +20,33 @@ ALEMBIC_ENV_DIR = Path(__file__).resolve().parent / "alembic_env"
 
 
 @dataclass(frozen=True)
+class LegacyRepository:
+    """A frozen sqlalchemy-migrate repository and where its history hands over to Alembic."""
+
+    path: Path
+    repository_id: str
+    scripts: dict[int, Path]
+    lowest_supported: int
+    handoff: dict[int, str]  # legacy version -> Alembic revision it equals
+    too_old_hint: str
+
+    @property
+    def last(self) -> int:
+        return max(self.handoff)
+
+    def target(self, version: int) -> int:
+        """The handoff version a database at legacy ``version`` walks to."""
+        return min(v for v in self.handoff if v >= version)
+
+
+@dataclass(frozen=True)
 class Component:
     name: str
     plugin: bool
     models: Path
     versions: Path
     foundations: Path | None
+    legacy: LegacyRepository | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,7 @@ class Bundle:
     root: Path
     name: str
     version_table: str
+    legacy_version_table: str
     default_plugins: tuple[str, ...]
     core: Component
     plugins: dict[str, Component]
@@ -99,6 +121,7 @@ class Bundle:
                 root=root,
                 name=str(manifest["name"]),
                 version_table=str(manifest.get("version_table", "alembic_version")),
+                legacy_version_table=str(manifest.get("legacy_version_table", "migrate_version")),
                 default_plugins=tuple(manifest.get("default_plugins", ())),
                 core=core,
                 plugins=plugins,
@@ -108,7 +131,35 @@ class Bundle:
         unknown = set(bundle.default_plugins) - set(plugins)
         if unknown:
             raise BundleError(f"bundle default_plugins names unknown plugins: {sorted(unknown)}")
+        for component in bundle.components:
+            if component.legacy is not None:
+                _check_legacy_table(component, bundle.legacy_version_table)
+        ids = [c.legacy.repository_id for c in bundle.components if c.legacy is not None]
+        if len(ids) != len(set(ids)):
+            raise BundleError(f"legacy repositories share a repository_id: {ids}")
         return bundle
+
+    @property
+    def legacy_components(self) -> list[Component]:
+        return [c for c in self.components if c.legacy is not None]
+
+    def check_handoff(self) -> None:
+        """Every handoff revision must exist in its component's branch, in legacy order."""
+        branches = self.branches
+        for component in self.legacy_components:
+            mapped = [component.legacy.handoff[v] for v in sorted(component.legacy.handoff)]
+            for revision in mapped:
+                if branches.owner.get(revision) != component.name:
+                    raise BundleError(
+                        f"legacy handoff of {component.name!r} names revision {revision!r}, "
+                        f"which is not in the {component.name!r} Alembic branch"
+                    )
+            for older, newer in zip(mapped, mapped[1:], strict=False):
+                if older not in branches.applied([newer]):
+                    raise BundleError(
+                        f"legacy handoff of {component.name!r}: {newer} does not descend "
+                        f"from {older}, but its legacy version is later"
+                    )
 
     @property
     def components(self) -> list[Component]:
@@ -286,4 +337,62 @@ def _component(root: Path, entry: dict, *, plugin: bool) -> Component:
         models=existing("models"),
         versions=existing("versions"),
         foundations=existing("foundations", required=False),
+        legacy=_legacy(root, name, entry["legacy"]) if "legacy" in entry else None,
     )
+
+
+def _legacy(root: Path, name: str, entry: dict) -> LegacyRepository:
+    import configparser
+    import re
+
+    path = (root / entry["repository"]).resolve()
+    cfg = configparser.ConfigParser()
+    if not cfg.read(path / "migrate.cfg"):
+        raise BundleError(f"legacy repository of {name!r} has no migrate.cfg: {path}")
+    repository_id = cfg.get("db_settings", "repository_id", fallback=None)
+    if not repository_id:
+        raise BundleError(f"{path / 'migrate.cfg'} names no repository_id")
+    scripts: dict[int, Path] = {}
+    for script in sorted((path / "versions").glob("[0-9]*_*.py")):
+        number = int(re.match(r"\d+", script.name).group())
+        if number in scripts:
+            raise BundleError(f"legacy repository of {name!r} has two scripts numbered {number}")
+        scripts[number] = script
+    try:
+        handoff = {int(v): str(r) for v, r in entry["handoff"].items()}
+        lowest = int(entry.get("lowest_supported", 0))
+    except (TypeError, ValueError, AttributeError):
+        raise BundleError(f"legacy handoff of {name!r} must map version numbers to revisions")
+    if not handoff:
+        raise BundleError(f"legacy handoff map of {name!r} is empty")
+    expected = set(range(1, max(handoff) + 1))
+    if set(scripts) != expected:
+        missing = sorted(expected - set(scripts))
+        extra = sorted(set(scripts) - expected)
+        raise BundleError(
+            f"legacy map of {name!r} has a gap: scripts 1..{max(handoff)} are needed up to the "
+            f"handoff; missing {missing or 'none'}, beyond the handoff {extra or 'none'}"
+        )
+    if not 0 <= lowest <= min(handoff):
+        raise BundleError(f"legacy lowest_supported of {name!r} lies beyond its handoff")
+    return LegacyRepository(
+        path=path,
+        repository_id=repository_id,
+        scripts=scripts,
+        lowest_supported=lowest,
+        handoff=handoff,
+        too_old_hint=str(entry.get("too_old_hint", "")),
+    )
+
+
+def _check_legacy_table(component: Component, table: str) -> None:
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(component.legacy.path / "migrate.cfg")
+    declared = cfg.get("db_settings", "version_table", fallback="migrate_version")
+    if declared != table:
+        raise BundleError(
+            f"legacy repository of {component.name!r} keeps versions in {declared!r}, "
+            f"but the manifest's legacy_version_table is {table!r}"
+        )

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, inspect, text
 from .bundle import Bundle
 from .errors import StateRefused
 
-FRESH, ALEMBIC, UNMANAGED, AHEAD = "fresh", "alembic", "unmanaged", "ahead"
+FRESH, ALEMBIC, LEGACY = "fresh", "alembic", "legacy"
+UNMANAGED, AHEAD, INCONSISTENT, TOO_OLD = "unmanaged", "ahead", "inconsistent", "too_old"
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,11 @@ class DbState:
     # component -> the revisions its branch is at (a fork may leave two)
     versions: dict[str, frozenset[str]] = field(default_factory=dict)
     tables: frozenset[str] = frozenset()
+    # component -> legacy version, for components not (yet) under Alembic
+    legacy: dict[str, int] = field(default_factory=dict)
     unknown_revisions: tuple[str, ...] = ()
     unmanaged_tables: tuple[str, ...] = ()
+    problem: str = ""
 
     def installed(self, component: str) -> bool:
         return component in self.versions
@@ -28,7 +32,12 @@ class DbState:
         return {
             "state": self.kind,
             "versions": {c: sorted(r) for c, r in self.versions.items()},
-            **({"unknown_revisions": list(self.unknown_revisions)} if self.unknown_revisions else {}),
+            **({"legacy_versions": self.legacy} if self.legacy else {}),
+            **(
+                {"unknown_revisions": list(self.unknown_revisions)}
+                if self.unknown_revisions
+                else {}
+            ),
             **({"unmanaged_tables": list(self.unmanaged_tables)} if self.unmanaged_tables else {}),
         }
 
@@ -42,7 +51,8 @@ def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
         rows = list(
             connection.execute(text(f'SELECT version_num FROM "{bundle.version_table}"')).scalars()
         )
-    if not rows:
+    legacy_rows = _legacy_rows(connection, bundle, tables)
+    if not rows and not legacy_rows:
         kind = UNMANAGED if ours else FRESH
         return DbState(kind=kind, tables=tables, unmanaged_tables=tuple(sorted(ours)))
 
@@ -50,16 +60,63 @@ def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
     if unknown:
         return DbState(kind=AHEAD, tables=tables, unknown_revisions=unknown)
     versions = bundle.branches.positions(rows)
-    # Tables of a component whose branch was never stamped: someone created them by hand.
+    applied = bundle.branches.applied(rows)
+
+    legacy: dict[str, int] = {}
+    for name, version in legacy_rows.items():
+        repo = bundle.component(name).legacy
+        if name in versions:
+            # Alembic rows win; the legacy rows must have stopped exactly at a handoff.
+            if version not in repo.handoff or repo.handoff[version] not in applied:
+                return DbState(
+                    kind=INCONSISTENT,
+                    tables=tables,
+                    problem=f"{name} is under Alembic at {sorted(versions[name])} but its legacy "
+                    f"version {version} is not a handoff point it went through",
+                )
+            continue
+        if version > repo.last:
+            return DbState(
+                kind=AHEAD,
+                tables=tables,
+                unknown_revisions=(f"{name} legacy version {version}",),
+            )
+        if version < repo.lowest_supported:
+            hint = f"; {repo.too_old_hint}" if repo.too_old_hint else ""
+            return DbState(
+                kind=TOO_OLD,
+                tables=tables,
+                problem=f"{name} is at legacy version {version}, older than the lowest this "
+                f"release upgrades from ({repo.lowest_supported}){hint}",
+            )
+        legacy[name] = version
+    if legacy and not versions and bundle.core.name not in legacy:
+        return DbState(
+            kind=INCONSISTENT,
+            tables=tables,
+            problem=f"legacy versions for {sorted(legacy)} but none for {bundle.core.name}",
+        )
+    # Tables of a component with no version anywhere: someone created them by hand.
+    known = set(versions) | set(legacy)
     stray = tuple(
-        sorted(t for name, names in owned.items() if name not in versions for t in names & tables)
+        sorted(t for name, names in owned.items() if name not in known for t in names & tables)
     )
+    if stray:
+        return DbState(kind=UNMANAGED, tables=tables, unmanaged_tables=stray)
     return DbState(
-        kind=UNMANAGED if stray else ALEMBIC,
-        versions=versions,
-        tables=tables,
-        unmanaged_tables=stray,
+        kind=ALEMBIC if versions else LEGACY, versions=versions, tables=tables, legacy=legacy
     )
+
+
+def _legacy_rows(connection: Connection, bundle: Bundle, tables: frozenset[str]) -> dict:
+    """Component -> version from sqlalchemy-migrate's table, for this bundle's repositories."""
+    if bundle.legacy_version_table not in tables or not bundle.legacy_components:
+        return {}
+    ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
+    result = connection.execute(
+        text(f'SELECT repository_id, version FROM "{bundle.legacy_version_table}"')
+    )
+    return {ids[repo]: int(version) for repo, version in result if repo in ids}
 
 
 def refuse_unusable(state: DbState, bundle: Bundle) -> None:
@@ -70,6 +127,8 @@ def refuse_unusable(state: DbState, bundle: Bundle) -> None:
             f"{', '.join(state.unknown_revisions)} unknown here; run a newer release",
             revisions=list(state.unknown_revisions),
         )
+    if state.kind in (INCONSISTENT, TOO_OLD):
+        raise StateRefused(f"database refused: {state.problem}")
     if state.kind == UNMANAGED:
         shown = ", ".join(state.unmanaged_tables[:5])
         more = len(state.unmanaged_tables) - 5
@@ -88,7 +147,19 @@ def pending(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> list[di
     for component in [bundle.core.name, *enabled]:
         head = heads[component]
         current = state.versions.get(component)
-        if current is None:
+        if component in state.legacy:
+            repo = bundle.component(component).legacy
+            version = state.legacy[component]
+            todo.append(
+                {
+                    "component": component,
+                    "action": "legacy",
+                    "from": version,
+                    "to": repo.target(version),
+                    "head": head,
+                }
+            )
+        elif current is None:
             todo.append({"component": component, "action": "install", "head": head})
         elif current != {head}:
             todo.append(

@@ -131,7 +131,9 @@ def resolve(args: Mapping[str, object], env: Mapping[str, str] | None = None) ->
             raw_url = DEFAULT_URL
     url = parse_url(str(raw_url))
     if env.get("DATABASE_PASSWORD_FILE"):
-        url = url.set(password=_read_secret(env["DATABASE_PASSWORD_FILE"], "DATABASE_PASSWORD_FILE"))
+        url = url.set(
+            password=_read_secret(env["DATABASE_PASSWORD_FILE"], "DATABASE_PASSWORD_FILE")
+        )
 
     bundle = args.get("migrations") or env.get("GMG_MIGRATIONS") or default_bundle_dir()
     plugins = _pick(args, "plugins", env, "GMG_PLUGINS")

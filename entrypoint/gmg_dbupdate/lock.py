@@ -47,8 +47,9 @@ def _poll(try_acquire: Callable[[], bool], holder: Callable[[], dict], timeout: 
         now = time.monotonic()
         who = holder()
         if who != seen["holder"] or now - seen["at"] >= 10:
-            log.info("lock.waiting", holder=who, waited_s=round(now - started, 3),
-                     deadline_s=timeout)
+            log.info(
+                "lock.waiting", holder=who, waited_s=round(now - started, 3), deadline_s=timeout
+            )
             seen.update(holder=who, at=now)
 
     policy = tenacity.Retrying(
@@ -130,9 +131,17 @@ def file_lock(path: Path, timeout: float) -> Iterator[None]:
         _poll(try_acquire, holder, timeout)
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"runner": runner_name(), "pid": os.getpid(),
-                                      "since": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                             time.gmtime())}).encode(), 0)
+            os.pwrite(
+                fd,
+                json.dumps(
+                    {
+                        "runner": runner_name(),
+                        "pid": os.getpid(),
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    }
+                ).encode(),
+                0,
+            )
             yield
         finally:
             with contextlib.suppress(OSError):

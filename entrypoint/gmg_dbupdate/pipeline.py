@@ -24,7 +24,7 @@ def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
     """Everything that can be checked without a database: bundle, history, plugin names."""
     bundle = Bundle.load(settings.bundle_dir)
     enabled = bundle.resolve_plugins(settings.plugins)
-    bundle.branches  # noqa: B018 - validates the history (one head per branch) up front
+    bundle.check_handoff()  # also validates the history: one base and one head per branch
     return bundle, enabled
 
 
@@ -69,16 +69,59 @@ def run(settings: Settings) -> dict:
                 state = classify.inspect_state(connection, bundle)
                 log.info("schema.classified", **state.summary())
                 classify.refuse_unusable(state, bundle)
+            # The legacy runtime works on its own connection: ours holds no transaction meanwhile.
+            walked = _walk_legacy(settings, bundle, state, enabled)
+            with connection.begin():
+                handed_over: list[str] = []
+                if state.legacy:
+                    state, handed_over = _hand_over(connection, bundle, enabled)
                 bootstrapped, applied = _converge(connection, bundle, state, enabled)
-            # leaving the block commits: the whole run is one transaction
+            # leaving the block commits: the Alembic phase is one transaction
     finally:
         engine.dispose()
     return {
-        "changed": bool(bootstrapped or applied),
+        "changed": bool(bootstrapped or applied or walked or handed_over),
         "applied": applied,
+        "legacy_applied": walked,
+        "handed_over": handed_over,
         "bootstrapped": bootstrapped,
         "duration_s": round(time.monotonic() - started, 3),
     }
+
+
+def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str]:
+    """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
+    steps = []
+    for name, version in state.legacy.items():
+        repo = bundle.component(name).legacy
+        if (name == bundle.core.name or name in enabled) and version < repo.target(version):
+            steps.append(
+                {"component": name, "repository": str(repo.path), "to": repo.target(version)}
+            )
+    if not steps:
+        return []
+    from .legacy import run_legacy
+
+    return [f"{e['component']}:{e['version']}" for e in run_legacy(settings, bundle, steps)]
+
+
+def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:
+    """Stamp the Alembic revision each legacy component's handoff version equals."""
+    from alembic import command
+
+    log = get_logger()
+    state = classify.inspect_state(connection, bundle)  # re-read: the legacy phase moved it
+    classify.refuse_unusable(state, bundle)
+    stamps, names = [], []
+    for name, version in state.legacy.items():
+        if name == bundle.core.name or name in enabled:
+            revision = bundle.component(name).legacy.handoff[version]
+            stamps.append(revision)
+            names.append(name)
+            log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
+    if stamps:
+        command.stamp(bundle.alembic_config(connection=connection), stamps)
+    return classify.inspect_state(connection, bundle), names
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
@@ -89,11 +132,12 @@ def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], li
         return [c.name for c in components], []
 
     for name in bundle.plugins:
-        if state.installed(name) and name not in enabled:
+        if (state.installed(name) or name in state.legacy) and name not in enabled:
             log.warning(
                 "plugin.disabled",
                 plugin=name,
-                versions=sorted(state.versions[name]),
+                versions=sorted(state.versions.get(name, ())),
+                **({"legacy_version": state.legacy[name]} if name in state.legacy else {}),
                 detail="installed but not enabled: its tables are left as they are",
             )
     heads = bundle.branches.heads
@@ -103,7 +147,9 @@ def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], li
         if state.installed(name) and state.versions[name] != {heads[name]}
     ]
     applied = upgrade(connection, bundle, behind) if behind else []
-    missing = [bundle.plugins[n] for n in enabled if not state.installed(n)]
+    missing = [
+        bundle.plugins[n] for n in enabled if not state.installed(n) and n not in state.legacy
+    ]
     if missing:
         install(connection, bundle, missing, enabled)
     return [c.name for c in missing], applied

@@ -1,0 +1,103 @@
+"""Sealed legacy runtime: walk sqlalchemy-migrate repositories up to their handoff versions.
+
+Runs under its own interpreter (SQLAlchemy 1.4 + sqlalchemy-migrate) and imports nothing from
+the main package. Input: one JSON object on stdin
+    {"url": ..., "steps": [{"component": ..., "repository": PATH, "to": N}, ...]}
+Output: one JSON object per line on stdout, the protocol the parent re-emits:
+    {"event": "legacy.applied", "repository", "component", "version", "script", "duration_s"}
+    {"event": "legacy.failed", "component", "version", "script", "error"}
+Anything the libraries print goes to stderr, which the parent logs as ``legacy.log`` lines.
+Each script and its version bump run in one transaction. Exit 0 when every step reached its
+target, 70 when a script failed, 64 on bad input.
+"""
+
+import json
+import os
+import sys
+import time
+import warnings
+
+# The protocol owns the real stdout; stray prints from the libraries go to stderr.
+PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+warnings.simplefilter("ignore")  # pkg_resources and SQLAlchemy 2.0-style deprecation noise
+
+
+def emit(**event):
+    PROTOCOL.write(json.dumps(event) + "\n")
+
+
+def make_engine(url):
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        # pysqlite would commit before each DDL statement: take BEGIN over so a script is atomic.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def walk(engine, step):
+    from migrate.versioning.schema import ControlledSchema
+
+    repository, target = step["repository"], int(step["to"])
+    with engine.connect() as probe:
+        current = int(ControlledSchema(probe, repository).version)
+    for version in range(current + 1, target + 1):
+        started = time.monotonic()
+        script = None
+        try:
+            with engine.begin() as connection:
+                schema = ControlledSchema(connection, repository)
+                changeset = schema.changeset(version)
+                for ver, change in changeset:
+                    script = getattr(change, "path", None)
+                    schema.runchange(ver, change, changeset.step)
+        except Exception as exc:  # reported to the parent, which owns the exit code
+            emit(
+                event="legacy.failed",
+                component=step["component"],
+                version=version,
+                script=script,
+                error=f"{type(exc).__name__}: {exc}".splitlines()[0],
+            )
+            return False
+        emit(
+            event="legacy.applied",
+            component=step["component"],
+            repository=repository,
+            version=version,
+            script=script and os.path.basename(script),
+            duration_s=round(time.monotonic() - started, 3),
+        )
+    return True
+
+
+def main():
+    try:
+        job = json.loads(sys.stdin.read())
+        url, steps = job["url"], job["steps"]
+    except (ValueError, KeyError) as exc:
+        emit(event="legacy.failed", error=f"bad input: {exc}")
+        return 64
+    engine = make_engine(url)
+    try:
+        for step in steps:
+            if not walk(engine, step):
+                return 70
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
