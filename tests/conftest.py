@@ -41,7 +41,10 @@ class Result:
         return [e for e in self.events if e["event"] == event]
 
     def __repr__(self) -> str:  # shown by pytest on failure
-        return f"Result(code={self.code}, stderr=\n{self.stderr[-4000:]}\nstdout=\n{self.stdout[-2000:]})"
+        return (
+            f"Result(code={self.code}, stderr=\n{self.stderr[-4000:]}\n"
+            f"stdout=\n{self.stdout[-2000:]})"
+        )
 
 
 def parse_events(stderr: str) -> list[dict]:

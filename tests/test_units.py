@@ -19,7 +19,8 @@ def _op_error(message: str, pgcode: str | None = None) -> OperationalError:
 @pytest.mark.parametrize(
     "message",
     [
-        'connection to server at "127.0.0.1", port 5999 failed: Connection refused\n\tIs the server running',
+        'connection to server at "127.0.0.1", port 5999 failed: Connection refused\n'
+        "\tIs the server running",
         'could not translate host name "db" to address: Name or service not known',
         'connection to server at "10.0.0.1", port 5432 failed: timeout expired',
         "FATAL:  the database system is starting up",

@@ -362,7 +362,9 @@ def _legacy(root: Path, name: str, entry: dict) -> LegacyRepository:
         handoff = {int(v): str(r) for v, r in entry["handoff"].items()}
         lowest = int(entry.get("lowest_supported", 0))
     except (TypeError, ValueError, AttributeError):
-        raise BundleError(f"legacy handoff of {name!r} must map version numbers to revisions")
+        raise BundleError(
+            f"legacy handoff of {name!r} must map version numbers to revisions"
+        ) from None
     if not handoff:
         raise BundleError(f"legacy handoff map of {name!r} is empty")
     expected = set(range(1, max(handoff) + 1))

@@ -1,4 +1,4 @@
-"""The ``gmg`` console script: thin verbs over the pipeline, and the one place errors become exits."""
+"""The ``gmg`` console script: thin verbs, and the one place errors become exit codes."""
 
 from __future__ import annotations
 

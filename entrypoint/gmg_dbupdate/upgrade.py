@@ -45,7 +45,8 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
             revision, script = _failing_revision(bundle, exc)
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise MigrationFailed(
-                f"migration {revision or '?'} of {component} failed: {type(exc).__name__}: {detail}",
+                f"migration {revision or '?'} of {component} failed: "
+                f"{type(exc).__name__}: {detail}",
                 component=component,
                 revision=revision,
                 script=script,
