@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from . import errors
 from .config import LOG_FORMATS, LOG_LEVELS, Settings, mask_url_text, resolve
-from .errors import ConfigError, DbUpdateError, Interrupted
+from .errors import ConfigError, DbUpdateError, Interrupted, StateRefused
 from .logs import add_secret, configure, get_logger, scrub
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
@@ -40,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     dbupdate.add_argument(
         "--check", action="store_true", help="read-only: exit 0 if current, 1 if pending"
     )
+
+    dbcheck = verbs.add_parser("dbcheck", help="read-only: is the schema current? (for app pods)")
+    _common(dbcheck)
+    dbcheck.add_argument(
+        "--wait",
+        action="store_true",
+        help="poll until the schema is current (exit 0), 69 at --wait-timeout",
+    )
+
+    dbverify = verbs.add_parser("dbverify", help="compare the live schema with the models")
+    _common(dbverify)
 
     alembic = verbs.add_parser(
         "alembic", help="Alembic's CLI over the bundle (heads, history, current, revision…)"
@@ -101,6 +112,37 @@ def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
     return errors.OK
 
 
+def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
+    from .pipeline import check, wait_until_current
+
+    result = wait_until_current(settings) if args.wait else check(settings)
+    get_logger().info("dbupdate.done", **result)
+    return errors.OK if result["current"] else errors.PENDING
+
+
+def _dbverify(settings: Settings, args: argparse.Namespace) -> int:
+    from .pipeline import verify
+
+    result = verify(settings)
+    for line in result["differences"]:
+        print(line)
+    equal = not result["differences"]
+    get_logger().info(
+        "dbupdate.done" if equal else "dbverify.drift",
+        equal=equal,
+        differences=len(result["differences"]),
+        compared=len(result["compared"]),
+        ignored=result["ignored"],
+        duration_s=result["duration_s"],
+    )
+    if not equal:
+        raise StateRefused(
+            f"schema differs from the models in {len(result['differences'])} place(s) "
+            "(listed on stdout)"
+        )
+    return errors.OK
+
+
 def _alembic(settings: Settings, args: argparse.Namespace) -> int:
     from .alembic_cli import run_alembic
 
@@ -109,6 +151,8 @@ def _alembic(settings: Settings, args: argparse.Namespace) -> int:
 
 VERBS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "dbupdate": _dbupdate,
+    "dbcheck": _dbcheck,
+    "dbverify": _dbverify,
     "alembic": _alembic,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,3 +191,70 @@ def _sqlite_file_missing(settings: Settings) -> bool:
         and database not in (None, "", ":memory:")
         and not Path(database).exists()
     )
+
+
+def verify(settings: Settings) -> dict:
+    """``gmg dbverify``: read-only comparison of the live schema with the models."""
+    from .verify import diff
+
+    log = get_logger()
+    started = time.monotonic()
+    bundle, enabled = prepare(settings)
+    log.info("dbverify.start", url=render_url(settings.url), plugins=list(enabled))
+    engine = connect(settings)
+    try:
+        with engine.connect() as connection:
+            result = diff(connection, bundle, enabled)
+            connection.rollback()
+    finally:
+        engine.dispose()
+    return {**result, "duration_s": round(time.monotonic() - started, 3)}
+
+
+def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
+    """``gmg dbcheck --wait``: poll read-only until nothing is pending; 69 at the deadline."""
+    import tenacity
+
+    from .errors import DatabaseUnavailable
+
+    log = get_logger()
+    started = time.monotonic()
+    seen: dict = {}
+
+    def not_current(result: dict) -> bool:
+        return not result["current"]
+
+    def note(state: tenacity.RetryCallState) -> None:
+        outcome = state.outcome
+        pending = None if outcome.failed else outcome.result()["pending"]
+        error = str(outcome.exception()) if outcome.failed else None
+        if (pending, error) != (seen.get("pending"), seen.get("error")):
+            log.info(
+                "dbcheck.waiting",
+                pending=pending,
+                error=error,
+                waited_s=round(time.monotonic() - started, 3),
+            )
+            seen.update(pending=pending, error=error)
+
+    def attempt() -> dict:
+        remaining = max(1.0, settings.wait_timeout - (time.monotonic() - started))
+        return check(replace(settings, wait_timeout=remaining))
+
+    policy = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(settings.wait_timeout),
+        wait=tenacity.wait_fixed(interval_s),
+        retry=tenacity.retry_if_result(not_current)
+        | tenacity.retry_if_exception_type(DatabaseUnavailable),
+        before_sleep=note,
+    )
+    try:
+        result = policy(attempt)
+    except tenacity.RetryError as exc:
+        last = exc.last_attempt
+        pending = None if last.failed else last.result()["pending"]
+        raise DatabaseUnavailable(
+            f"schema not current after {settings.wait_timeout:g}s",
+            pending=pending,
+        ) from None
+    return {**result, "duration_s": round(time.monotonic() - started, 3)}

@@ -1,0 +1,107 @@
+"""``gmg dbverify``: the live schema against the models of core and the enabled plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, inspect
+
+from .bundle import Bundle
+
+# Deliberate dialect differences, each explained; never a blanket ignore.
+# (dialect, kind, table, name): why
+ALLOWLIST: dict[tuple[str, str, str, str], str] = {}
+
+
+def diff(connection: Connection, bundle: Bundle, enabled: tuple[str, ...]) -> dict:
+    """Differences as readable lines, plus the tables compared and the ones left aside."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    metadata = bundle.metadata(enabled)
+    owned = bundle.table_names()
+    wanted = set(metadata.tables)
+    present = set(inspect(connection).get_table_names())
+    ours = set().union(*owned.values())
+    version_tables = {bundle.version_table, bundle.legacy_version_table}
+    disabled = sorted((present & ours) - wanted)
+    foreign = sorted(present - ours - version_tables)
+
+    def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table":
+            return name in wanted
+        return True
+
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_object": include_object,
+        },
+    )
+    lines = []
+    for entry in compare_metadata(context, metadata):
+        for op in entry if isinstance(entry, list) else [entry]:
+            line = _describe(op)
+            if line is not None and not _allowed(connection.dialect.name, op):
+                lines.append(line)
+    lines.extend(_primary_key_differences(connection, metadata, present & wanted))
+    return {
+        "differences": sorted(set(lines)),
+        "compared": sorted(present & wanted),
+        "ignored": {"disabled_plugins": disabled, "not_this_app": foreign},
+    }
+
+
+def _allowed(dialect: str, op: tuple) -> bool:
+    kind = op[0]
+    obj = op[1] if len(op) > 1 else None
+    table = getattr(getattr(obj, "table", None), "name", "") or (op[2] if len(op) > 2 else "")
+    name = getattr(obj, "name", "") or ""
+    return (dialect, kind, str(table), str(name)) in ALLOWLIST
+
+
+def _describe(op: tuple) -> str | None:
+    kind = op[0]
+    if kind == "add_table":
+        return f"missing table {op[1].name}"
+    if kind == "remove_table":
+        return f"unexpected table {op[1].name}"
+    if kind == "add_column":
+        return f"missing column {op[2]}.{op[3].name} ({op[3].type})"
+    if kind == "remove_column":
+        return f"unexpected column {op[2]}.{op[3].name}"
+    if kind in ("add_index", "remove_index"):
+        index = op[1]
+        cols = ", ".join(str(getattr(c, "name", c)) for c in index.expressions)
+        where = "missing" if kind == "add_index" else "unexpected"
+        unique = "unique " if index.unique else ""
+        return f"{where} {unique}index {index.name} on {index.table.name} ({cols})"
+    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        constraint = op[1]
+        where = "missing" if kind.startswith("add") else "unexpected"
+        what = "foreign key" if kind.endswith("fk") else type(constraint).__name__
+        cols = ", ".join(c.name for c in constraint.columns)
+        return f"{where} {what} {constraint.name} on {constraint.table.name} ({cols})"
+    if kind in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
+        _, _schema, table, column, _existing, in_db, in_models = op
+        what = kind.removeprefix("modify_")
+        return f"{table}.{column}: {what} is {_show(in_db)} in the database, {_show(in_models)} in the models"
+    return f"difference: {op!r}"
+
+
+def _show(value: Any) -> str:
+    text = getattr(value, "arg", value)
+    return repr(str(text)) if text is not None else "none"
+
+
+def _primary_key_differences(connection: Connection, metadata: Any, tables: set[str]) -> list:
+    inspector = inspect(connection)
+    lines = []
+    for name in sorted(tables):
+        live = sorted(inspector.get_pk_constraint(name)["constrained_columns"])
+        model = sorted(c.name for c in metadata.tables[name].primary_key.columns)
+        if live != model:
+            lines.append(f"{name}: primary key is {live} in the database, {model} in the models")
+    return lines

@@ -1,0 +1,80 @@
+"""``gmg dbverify`` and ``gmg dbcheck --wait``."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from conftest import GMG, execute, parse_events, run_gmg
+
+
+def test_dbverify_equal_after_bootstrap_and_drift_after_tampering(db_url):
+    assert run_gmg("dbupdate", "--plugins", "all", "--database-url", db_url).code == 0
+    equal = run_gmg("dbverify", "--plugins", "all", "--database-url", db_url)
+    assert equal.code == 0, equal
+    assert equal.stdout == "" and equal.last["equal"] is True
+    assert equal.last["compared"] > 10
+
+    execute(
+        db_url,
+        "DROP INDEX ix_core__users_email",
+        "ALTER TABLE core__tags ADD COLUMN colour VARCHAR(10)",
+        "CREATE TABLE not_ours (id INTEGER PRIMARY KEY)",
+    )
+    drift = run_gmg("dbverify", "--plugins", "all", "--database-url", db_url)
+    assert drift.code == 65, drift
+    lines = drift.stdout.splitlines()
+    assert "missing index ix_core__users_email on core__users (email)" in lines
+    assert "unexpected column core__tags.colour" in lines
+    assert len(lines) == 2, lines  # a table of another app is not drift
+    assert drift.named("dbverify.drift")[0]["ignored"]["not_this_app"] == ["not_ours"]
+    assert drift.last["event"] == "dbupdate.failed"
+
+
+def test_dbverify_reports_type_and_nullability_changes(pg_url):
+    assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
+    execute(
+        pg_url,
+        "ALTER TABLE core__users ALTER COLUMN username TYPE VARCHAR(40)",
+        "ALTER TABLE core__users ALTER COLUMN bio SET NOT NULL",
+    )
+    drift = run_gmg("dbverify", "--database-url", pg_url)
+    assert drift.code == 65, drift
+    assert any(line.startswith("core__users.username: type") for line in drift.stdout.splitlines())
+    assert any(line.startswith("core__users.bio: nullable") for line in drift.stdout.splitlines())
+
+
+def test_dbverify_leaves_disabled_plugin_tables_aside(db_url):
+    assert run_gmg("dbupdate", "--plugins", "all", "--database-url", db_url).code == 0
+    result = run_gmg("dbverify", "--plugins", "none", "--database-url", db_url)
+    assert result.code == 0, result
+    assert result.last["ignored"]["disabled_plugins"]
+
+
+def test_dbcheck_without_wait_is_check(db_url):
+    assert run_gmg("dbcheck", "--database-url", db_url).code == 1
+    assert run_gmg("dbupdate", "--database-url", db_url).code == 0
+    assert run_gmg("dbcheck", "--database-url", db_url).code == 0
+
+
+def test_dbcheck_wait_returns_once_migrated(pg_url):
+    waiter = subprocess.Popen(
+        [GMG, "dbcheck", "--wait", "--wait-timeout", "60", "--database-url", pg_url],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    assert waiter.poll() is None, "dbcheck --wait returned before the schema was current"
+    assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
+    _, err = waiter.communicate(timeout=30)
+    events = parse_events(err)
+    assert waiter.returncode == 0
+    assert any(e["event"] == "dbcheck.waiting" for e in events)
+    assert events[-1]["event"] == "dbupdate.done" and events[-1]["current"] is True
+
+
+def test_dbcheck_wait_gives_up_with_69(sqlite_url):
+    result = run_gmg("dbcheck", "--wait", "--wait-timeout", "3", "--database-url", sqlite_url)
+    assert result.code == 69, result
+    assert 3 <= result.elapsed < 8
+    assert result.last["pending"], result.last
