@@ -87,7 +87,10 @@ def _describe(op: tuple) -> str | None:
     if kind in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
         _, _schema, table, column, _existing, in_db, in_models = op
         what = kind.removeprefix("modify_")
-        return f"{table}.{column}: {what} is {_show(in_db)} in the database, {_show(in_models)} in the models"
+        return (
+            f"{table}.{column}: {what} is {_show(in_db)} in the database, "
+            f"{_show(in_models)} in the models"
+        )
     return f"difference: {op!r}"
 
 
