@@ -8,9 +8,9 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from . import errors
+from . import errors, interrupts
 from .config import LOG_FORMATS, LOG_LEVELS, Settings, mask_url_text, resolve
-from .errors import ConfigError, DbUpdateError, Interrupted, StateRefused
+from .errors import ConfigError, DbUpdateError, StateRefused
 from .logs import add_secret, configure, get_logger, scrub
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
@@ -81,10 +81,6 @@ def _early_logging(argv: Sequence[str]) -> None:
         pick("--log-format", "GMG_LOG_FORMAT", LOG_FORMATS, "json"),
         pick("--log-level", "GMG_LOG_LEVEL", LOG_LEVELS, "info"),
     )
-
-
-def _on_signal(signum: int, _frame) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
 
 
 def _write_termination_message(message: str) -> None:
@@ -161,18 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _early_logging(argv)
     log = get_logger()
-    signal.signal(signal.SIGTERM, _on_signal)
+    interrupts.install()
     try:
         args = build_parser().parse_args(argv)
         settings = resolve(vars(args))
         add_secret(settings.password)
         code = VERBS[args.verb](settings, args)
-    except (DbUpdateError, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            exc = Interrupted(signal.SIGINT, "SIGINT")
-        return _fail(log, exc.exit_code, str(exc), exc.context)
-    except Exception as exc:  # an unexpected crash is still a clean, logged 70
-        log.exception("dbupdate.crashed")
+    except BaseException as exc:
+        signum = interrupts.received()
+        if signum is not None:  # whatever surfaced (a cancelled statement, say), a signal won
+            name = signal.Signals(signum).name
+            return _fail(log, 128 + signum, f"interrupted by {name}", {"signal": name})
+        if isinstance(exc, DbUpdateError):
+            return _fail(log, exc.exit_code, str(exc), exc.context)
+        if not isinstance(exc, Exception):
+            raise
+        log.exception("dbupdate.crashed")  # an unexpected crash is still a clean, logged 70
         return _fail(log, errors.SOFTWARE, f"{type(exc).__name__}: {exc}", {})
     return code
 

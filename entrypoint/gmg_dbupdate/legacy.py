@@ -80,9 +80,13 @@ def run_legacy(settings: Settings, bundle: Bundle, steps: list[dict]) -> list[di
                 log.info(name, **event)
         code = proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # interrupted: let the runner roll its script back, then insist
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         relay.join(timeout=5)
     if code != 0 or failure is not None:
         failure = failure or {}

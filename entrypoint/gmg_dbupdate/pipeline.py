@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from . import classify
+from . import classify, interrupts, snapshot
 from .bootstrap import install
 from .bundle import Bundle
 from .config import Settings, render_url
@@ -65,19 +65,32 @@ def run(settings: Settings) -> dict:
     )
     engine = connect(settings)
     try:
-        with exclusive(engine, settings, bundle), engine.connect() as connection:
-            with connection.begin():
+        with exclusive(engine, settings, bundle):
+            database = _sqlite_file(settings)
+            if database is not None:
+                snapshot.restore_leftover(database)
+            with engine.connect() as connection, connection.begin():
                 state = classify.inspect_state(connection, bundle)
                 log.info("schema.classified", **state.summary())
                 classify.refuse_unusable(state, bundle)
-            # The legacy runtime works on its own connection: ours holds no transaction meanwhile.
-            walked = _walk_legacy(settings, bundle, state, enabled)
-            with connection.begin():
-                handed_over: list[str] = []
-                if state.legacy:
-                    state, handed_over = _hand_over(connection, bundle, enabled)
-                bootstrapped, applied = _converge(connection, bundle, state, enabled)
-            # leaving the block commits: the Alembic phase is one transaction
+            _warn_disabled(state, bundle, enabled)
+            walked: list[str] = []
+            handed_over: list[str] = []
+            bootstrapped: list[str] = []
+            applied: list[str] = []
+            if classify.pending(state, bundle, enabled):
+                guard = snapshot.guarded(database) if database else contextlib.nullcontext()
+                with (
+                    guard,
+                    engine.connect() as connection,
+                    interrupts.cancellable(connection.connection.dbapi_connection),
+                ):
+                    # The legacy runtime uses its own connection; ours holds no transaction.
+                    walked = _walk_legacy(settings, bundle, state, enabled)
+                    with connection.begin():  # the Alembic phase: one transaction
+                        if state.legacy:
+                            state, handed_over = _hand_over(connection, bundle, enabled)
+                        bootstrapped, applied = _converge(connection, bundle, state, enabled)
     finally:
         engine.dispose()
     return {
@@ -88,6 +101,26 @@ def run(settings: Settings) -> dict:
         "bootstrapped": bootstrapped,
         "duration_s": round(time.monotonic() - started, 3),
     }
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    database = settings.url.database
+    if settings.backend != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return Path(database)
+
+
+def _warn_disabled(state, bundle: Bundle, enabled) -> None:
+    """Installed plugins that are not enabled are left exactly as they are."""
+    for name in bundle.plugins:
+        if name not in enabled and (state.installed(name) or name in state.legacy):
+            get_logger().warning(
+                "plugin.disabled",
+                plugin=name,
+                versions=sorted(state.versions.get(name, ())),
+                **({"legacy_version": state.legacy[name]} if name in state.legacy else {}),
+                detail="installed but not enabled: its tables are left as they are",
+            )
 
 
 def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str]:
@@ -126,21 +159,11 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
-    log = get_logger()
     if state.kind == classify.FRESH:
         components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
         install(connection, bundle, components, enabled)
         return [c.name for c in components], []
 
-    for name in bundle.plugins:
-        if (state.installed(name) or name in state.legacy) and name not in enabled:
-            log.warning(
-                "plugin.disabled",
-                plugin=name,
-                versions=sorted(state.versions.get(name, ())),
-                **({"legacy_version": state.legacy[name]} if name in state.legacy else {}),
-                detail="installed but not enabled: its tables are left as they are",
-            )
     heads = bundle.branches.heads
     behind = [
         name
@@ -158,10 +181,15 @@ def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], li
 
 def check(settings: Settings) -> dict:
     """``gmg dbupdate --check``: read-only, no lock; what would change."""
-    log = get_logger()
     started = time.monotonic()
     bundle, enabled = prepare(settings)
-    log.info("dbupdate.start", url=render_url(settings.url), check=True, plugins=list(enabled))
+    get_logger().info(
+        "dbupdate.start", url=render_url(settings.url), check=True, plugins=list(enabled)
+    )
+    return {**_pending(settings, bundle, enabled), "duration_s": _since(started)}
+
+
+def _pending(settings: Settings, bundle: Bundle, enabled: tuple[str, ...]) -> dict:
     if _sqlite_file_missing(settings):
         state = classify.DbState(kind=classify.FRESH)  # opening it would create it
     else:
@@ -172,16 +200,14 @@ def check(settings: Settings) -> dict:
                 connection.rollback()
         finally:
             engine.dispose()
-    log.info("schema.classified", **state.summary())
+    get_logger().info("schema.classified", **state.summary())
     classify.refuse_unusable(state, bundle)
     todo = classify.pending(state, bundle, enabled)
-    return {
-        "changed": False,
-        "applied": [],
-        "current": not todo,
-        "pending": todo,
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+    return {"changed": False, "applied": [], "current": not todo, "pending": todo}
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
 
 
 def _sqlite_file_missing(settings: Settings) -> bool:
@@ -208,7 +234,7 @@ def verify(settings: Settings) -> dict:
             connection.rollback()
     finally:
         engine.dispose()
-    return {**result, "duration_s": round(time.monotonic() - started, 3)}
+    return {**result, "duration_s": _since(started)}
 
 
 def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
@@ -237,9 +263,12 @@ def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
             )
             seen.update(pending=pending, error=error)
 
+    bundle, enabled = prepare(settings)
+    log.info("dbupdate.start", url=render_url(settings.url), wait=True, plugins=list(enabled))
+
     def attempt() -> dict:
         remaining = max(1.0, settings.wait_timeout - (time.monotonic() - started))
-        return check(replace(settings, wait_timeout=remaining))
+        return _pending(replace(settings, wait_timeout=remaining), bundle, enabled)
 
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(settings.wait_timeout),
@@ -257,4 +286,4 @@ def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
             f"schema not current after {settings.wait_timeout:g}s",
             pending=pending,
         ) from None
-    return {**result, "duration_s": round(time.monotonic() - started, 3)}
+    return {**result, "duration_s": _since(started)}

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from .bundle import Bundle
-from .errors import MigrationFailed
+from .errors import Interrupted, MigrationFailed
 from .logs import get_logger
 
 
@@ -41,6 +41,8 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
         mark[0] = time.monotonic()
         try:
             command.upgrade(cfg, bundle.branches.heads[component])
+        except Interrupted:
+            raise
         except Exception as exc:
             revision, script = _failing_revision(bundle, exc)
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

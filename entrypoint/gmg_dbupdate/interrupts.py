@@ -1,0 +1,73 @@
+"""SIGTERM / SIGINT: stop at once, cancel the statement in flight, let cleanup run.
+
+Python runs signal handlers only between bytecodes, so a handler cannot stop a statement that
+is blocked inside libpq. A watcher thread learns of the signal through the wakeup fd and cancels
+the registered PostgreSQL statement; the main thread then unwinds (rolling back, releasing the
+lock) and the process exits 128 + signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import Interrupted
+
+_received: list[int] = []
+_cancellable: set[Any] = set()
+_lock = threading.Lock()
+
+
+def received() -> int | None:
+    """The first signal received, if any."""
+    return _received[0] if _received else None
+
+
+def _handler(signum: int, _frame: Any) -> None:
+    first = not _received
+    _received.append(signum)
+    if first:  # later signals must not break the cleanup the first one started
+        raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def _watch(fd: int) -> None:
+    while True:
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        with _lock:
+            targets = list(_cancellable)
+        for connection in targets:
+            with contextlib.suppress(Exception):
+                connection.cancel()  # PQcancel: safe from any thread
+
+
+def install() -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _handler)
+    threading.Thread(target=_watch, args=(read_fd,), name="signal-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def cancellable(dbapi_connection: Any) -> Iterator[None]:
+    """While inside, a signal cancels whatever ``dbapi_connection`` is executing."""
+    if not hasattr(dbapi_connection, "cancel"):
+        yield
+        return
+    with _lock:
+        _cancellable.add(dbapi_connection)
+    try:
+        yield
+    finally:
+        with _lock:
+            _cancellable.discard(dbapi_connection)
