@@ -96,7 +96,7 @@ def test_password_file_overrides_url_password(tmp_path):
             "DATABASE_PASSWORD_FILE": str(tmp_path / "pw"),
         },
     )
-    assert settings.password == "from-file"
+    assert settings.url.password == "from-file"
 
 
 def test_url_file_is_trimmed(tmp_path):

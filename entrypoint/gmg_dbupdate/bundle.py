@@ -6,6 +6,7 @@ Nothing here knows the app: every name and path comes from the bundle's ``manife
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from .errors import BundleError, ConfigError
 
 ALEMBIC_ENV_DIR = Path(__file__).resolve().parent / "alembic_env"
+INDEX_NAME = "bundle-index.json"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Bundle:
     core: Component
     plugins: dict[str, Component]
     _modules: dict[Path, ModuleType] = field(default_factory=dict, repr=False)
+    _owned: dict[str, set[str]] | None = field(default=None, repr=False)
 
     # --- loading -------------------------------------------------------------------------
 
@@ -214,15 +217,66 @@ class Bundle:
 
     def table_names(self) -> dict[str, set[str]]:
         """Tables each component's models define (used to recognise our tables in a DB)."""
-        from sqlalchemy import MetaData
+        if self._owned is None:
+            from sqlalchemy import MetaData
 
-        owned: dict[str, set[str]] = {}
-        metadata = MetaData()
-        for component in self.components:
-            before = set(metadata.tables)
-            self._module(component.models).define(metadata)
-            owned[component.name] = set(metadata.tables) - before
-        return owned
+            owned: dict[str, set[str]] = {}
+            metadata = MetaData()
+            for component in self.components:
+                before = set(metadata.tables)
+                self._module(component.models).define(metadata)
+                owned[component.name] = set(metadata.tables) - before
+            self._owned = owned
+        return self._owned
+
+    # --- the index: what the no-op fast path needs, without importing scripts or models ----
+
+    def fingerprint(self) -> str:
+        """A digest of every file of the bundle (the index itself and caches aside)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if (
+                path.is_file()
+                and path.name != INDEX_NAME
+                and "__pycache__" not in path.parts
+                and not path.name.endswith((".pyc", ".pyo"))
+            ):
+                digest.update(path.relative_to(self.root).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    def write_index(self) -> Path:
+        branches = self.branches
+        index = {
+            "fingerprint": self.fingerprint(),
+            "heads": branches.heads,
+            "owner": branches.owner,
+            "down": branches.down,
+            "requires": branches.requires,
+            "tables": {name: sorted(tables) for name, tables in self.table_names().items()},
+        }
+        path = self.root / INDEX_NAME
+        path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    def load_index(self) -> bool:
+        """Take the history and table names from a current index; False if absent or stale."""
+        try:
+            index = json.loads((self.root / INDEX_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if index.get("fingerprint") != self.fingerprint():
+            return False
+        self.__dict__["branches"] = BranchHeads(
+            heads=index["heads"],
+            owner=index["owner"],
+            down={r: tuple(d) for r, d in index["down"].items()},
+            requires={r: tuple(d) for r, d in index["requires"].items()},
+        )
+        self._owned = {name: set(tables) for name, tables in index["tables"].items()}
+        return True
 
     def lay_foundations(self, component: Component, connection: Any, metadata: Any) -> bool:
         if component.foundations is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from sqlalchemy import Connection, inspect, text
+from typing import TYPE_CHECKING, Any
 
 from .bundle import Bundle
 from .errors import StateRefused
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 FRESH, ALEMBIC, LEGACY = "fresh", "alembic", "legacy"
 UNMANAGED, AHEAD, INCONSISTENT, TOO_OLD = "unmanaged", "ahead", "inconsistent", "too_old"
@@ -43,15 +45,33 @@ class DbState:
 
 
 def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
+    """Read what classification needs through SQLAlchemy, then decide."""
+    from sqlalchemy import inspect, text
+
     tables = frozenset(inspect(connection).get_table_names())
-    owned = bundle.table_names()
-    ours = tables & set().union(*owned.values())
     rows: list[str] = []
     if bundle.version_table in tables:
         rows = list(
             connection.execute(text(f'SELECT version_num FROM "{bundle.version_table}"')).scalars()
         )
-    legacy_rows = _legacy_rows(connection, bundle, tables)
+    legacy: list[tuple[str, Any]] = []
+    if bundle.legacy_version_table in tables and bundle.legacy_components:
+        legacy = list(
+            connection.execute(
+                text(f'SELECT repository_id, version FROM "{bundle.legacy_version_table}"')
+            )
+        )
+    return decide(bundle, tables, rows, legacy)
+
+
+def decide(
+    bundle: Bundle, tables: frozenset[str], rows: list[str], legacy_table: list[tuple[str, Any]]
+) -> DbState:
+    """Classify from plain facts: the table names, Alembic's rows, sqlalchemy-migrate's rows."""
+    owned = bundle.table_names()
+    ours = tables & set().union(*owned.values())
+    ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
+    legacy_rows = {ids[repo]: int(version) for repo, version in legacy_table if repo in ids}
     if not rows and not legacy_rows:
         kind = UNMANAGED if ours else FRESH
         return DbState(kind=kind, tables=tables, unmanaged_tables=tuple(sorted(ours)))
@@ -106,17 +126,6 @@ def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
     return DbState(
         kind=ALEMBIC if versions else LEGACY, versions=versions, tables=tables, legacy=legacy
     )
-
-
-def _legacy_rows(connection: Connection, bundle: Bundle, tables: frozenset[str]) -> dict:
-    """Component -> version from sqlalchemy-migrate's table, for this bundle's repositories."""
-    if bundle.legacy_version_table not in tables or not bundle.legacy_components:
-        return {}
-    ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
-    result = connection.execute(
-        text(f'SELECT repository_id, version FROM "{bundle.legacy_version_table}"')
-    )
-    return {ids[repo]: int(version) for repo, version in result if repo in ids}
 
 
 def refuse_unusable(state: DbState, bundle: Bundle) -> None:

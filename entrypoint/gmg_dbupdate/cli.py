@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     dbverify = verbs.add_parser("dbverify", help="compare the live schema with the models")
     _common(dbverify)
 
+    index = verbs.add_parser(
+        "bundle-index", help="write the bundle's index (lets a no-op run skip loading scripts)"
+    )
+    index.add_argument("--migrations", metavar="DIR", help="schema bundle (env GMG_MIGRATIONS)")
+    index.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
+    index.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
+
     alembic = verbs.add_parser(
         "alembic", help="Alembic's CLI over the bundle (heads, history, current, revision…)"
     )
@@ -95,7 +102,21 @@ def _write_termination_message(message: str) -> None:
         pass  # read-only: the log line is enough
 
 
+def _fast(settings: Settings) -> int | None:
+    """Most starts find the schema current: say so without loading the migration machinery."""
+    from .fastpath import try_current
+
+    result = try_current(settings)
+    if result is None:
+        add_secret(settings.url.password)  # the full path: parse (and validate) the URL now
+        return None
+    get_logger().info("dbupdate.done", **result)
+    return errors.OK
+
+
 def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
+    if (code := _fast(settings)) is not None:
+        return code
     from .pipeline import check, run
 
     log = get_logger()
@@ -109,6 +130,8 @@ def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
+    if (code := _fast(settings)) is not None:
+        return code
     from .pipeline import check, wait_until_current
 
     result = wait_until_current(settings) if args.wait else check(settings)
@@ -119,6 +142,7 @@ def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
 def _dbverify(settings: Settings, args: argparse.Namespace) -> int:
     from .pipeline import verify
 
+    add_secret(settings.url.password)
     result = verify(settings)
     for line in result["differences"]:
         print(line)
@@ -139,9 +163,20 @@ def _dbverify(settings: Settings, args: argparse.Namespace) -> int:
     return errors.OK
 
 
+def _bundle_index(settings: Settings, args: argparse.Namespace) -> int:
+    from .bundle import Bundle
+
+    bundle = Bundle.load(settings.bundle_dir)
+    bundle.check_handoff()  # never index a broken history
+    path = bundle.write_index()
+    get_logger().info("dbupdate.done", index=str(path), heads=bundle.branches.heads)
+    return errors.OK
+
+
 def _alembic(settings: Settings, args: argparse.Namespace) -> int:
     from .alembic_cli import run_alembic
 
+    add_secret(settings.url.password)
     return run_alembic(settings, args.alembic_args, with_plugins=args.with_plugins)
 
 
@@ -149,6 +184,7 @@ VERBS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "dbupdate": _dbupdate,
     "dbcheck": _dbcheck,
     "dbverify": _dbverify,
+    "bundle-index": _bundle_index,
     "alembic": _alembic,
 }
 
@@ -160,8 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupts.install()
     try:
         args = build_parser().parse_args(argv)
-        settings = resolve(vars(args))
-        add_secret(settings.password)
+        settings = resolve(vars(args), parse=False)
+        add_secret(settings.password_override)
         code = VERBS[args.verb](settings, args)
     except BaseException as exc:
         signum = interrupts.received()

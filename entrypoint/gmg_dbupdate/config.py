@@ -6,12 +6,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only once a URL is parsed (not on the fast path)
+    from sqlalchemy.engine import URL
 
 DEFAULT_URL = "sqlite:///mediagoblin.db"
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -39,7 +41,8 @@ def render_url(url: URL) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    url: URL
+    url_text: str  # as given: flag, DATABASE_URL, DATABASE_URL_FILE or the default
+    password_override: str | None  # from DATABASE_PASSWORD_FILE
     bundle_dir: Path
     plugins: str | None  # raw --plugins value; resolved against the bundle later
     wait_timeout: float
@@ -47,13 +50,14 @@ class Settings:
     log_format: str
     log_level: str
 
+    @cached_property
+    def url(self) -> URL:
+        url = parse_url(self.url_text)
+        return url if self.password_override is None else url.set(password=self.password_override)
+
     @property
     def backend(self) -> str:
         return self.url.get_backend_name()
-
-    @property
-    def password(self) -> str | None:
-        return self.url.password
 
 
 def _read_secret(path: str, what: str) -> str:
@@ -91,6 +95,9 @@ def _pick(args: Mapping[str, object], key: str, env: Mapping[str, str], var: str
 
 
 def parse_url(raw: str) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     raw = raw.strip()
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw[len("postgres://") :]
@@ -117,8 +124,13 @@ def parse_url(raw: str) -> URL:
     return url
 
 
-def resolve(args: Mapping[str, object], env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings: a flag wins over the environment, which wins over the default."""
+def resolve(
+    args: Mapping[str, object], env: Mapping[str, str] | None = None, *, parse: bool = True
+) -> Settings:
+    """Build the settings: a flag wins over the environment, which wins over the default.
+
+    ``parse`` validates the URL with SQLAlchemy at once (the fast path defers that).
+    """
     env = os.environ if env is None else env
 
     raw_url = args.get("database_url")
@@ -129,17 +141,16 @@ def resolve(args: Mapping[str, object], env: Mapping[str, str] | None = None) ->
             raw_url = _read_secret(env["DATABASE_URL_FILE"], "DATABASE_URL_FILE")
         else:
             raw_url = DEFAULT_URL
-    url = parse_url(str(raw_url))
+    password = None
     if env.get("DATABASE_PASSWORD_FILE"):
-        url = url.set(
-            password=_read_secret(env["DATABASE_PASSWORD_FILE"], "DATABASE_PASSWORD_FILE")
-        )
+        password = _read_secret(env["DATABASE_PASSWORD_FILE"], "DATABASE_PASSWORD_FILE")
 
     bundle = args.get("migrations") or env.get("GMG_MIGRATIONS") or default_bundle_dir()
     plugins = _pick(args, "plugins", env, "GMG_PLUGINS")
 
-    return Settings(
-        url=url,
+    settings = Settings(
+        url_text=str(raw_url),
+        password_override=password,
         bundle_dir=Path(str(bundle)),
         plugins=None if plugins is None else str(plugins),
         wait_timeout=_timeout(
@@ -159,3 +170,6 @@ def resolve(args: Mapping[str, object], env: Mapping[str, str] | None = None) ->
             _pick(args, "log_level", env, "GMG_LOG_LEVEL"), "info", LOG_LEVELS, "log level"
         ),
     )
+    if parse:
+        settings.url  # noqa: B018 - a malformed URL is refused before anything else
+    return settings

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
 
 
 def runner_name() -> str:
@@ -16,6 +17,10 @@ def runner_name() -> str:
 
 
 def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, poolclass=NullPool)
@@ -41,6 +46,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     Foreign keys stay off for the run: batch-mode table copies would trip them.
     """
+    from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
