@@ -37,6 +37,15 @@ class Result:
     def last(self) -> dict:
         return self.events[-1]
 
+    def span(self, first: str, last: str) -> float:
+        """Seconds between two events, by the job's own timestamps."""
+        from datetime import datetime
+
+        def at(name: str) -> datetime:
+            return datetime.fromisoformat(self.named(name)[0]["timestamp"].replace("Z", "+00:00"))
+
+        return (at(last) - at(first)).total_seconds()
+
     def named(self, event: str) -> list[dict]:
         return [e for e in self.events if e["event"] == event]
 
@@ -224,3 +233,135 @@ def heads() -> dict[str, str]:
     from gmg_dbupdate.bundle import Bundle
 
     return Bundle.load(BUNDLE).branches.heads
+
+
+# --- jobs in the background -----------------------------------------------------------------
+
+
+class Job:
+    """A ``gmg`` process whose JSON stderr is read as it comes."""
+
+    def __init__(self, *args: str, env: dict | None = None) -> None:
+        import threading
+
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
+        full_env.update(env or {})
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [GMG, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=full_env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_for(self, predicate, timeout: float = 60) -> dict:
+        """Block until an event satisfies ``predicate``; return it."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            while seen < len(self.lines):
+                event = json.loads(self.lines[seen])
+                seen += 1
+                if predicate(event):
+                    return event
+            if self.proc.poll() is not None and seen >= len(self.lines):
+                self._reader.join(timeout=5)
+                if seen >= len(self.lines):
+                    raise AssertionError(f"job ended first:\n{''.join(self.lines)[-3000:]}")
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting:\n{''.join(self.lines)[-3000:]}")
+
+    def finish(self, timeout: float = 120) -> Result:
+        self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        stdout = self.proc.stdout.read()
+        stderr = "".join(self.lines)
+        result = Result(
+            self.proc.returncode, stdout, stderr, elapsed=time.monotonic() - self.started
+        )
+        assert PASSWORD not in stderr and PASSWORD not in stdout, "password leaked"
+        result.events = parse_events(stderr)
+        assert result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
+        return result
+
+
+# --- the reliability report -----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _reliability_case(request):
+    marker = request.node.get_closest_marker("reliability")
+    if marker is not None:
+        case = marker.kwargs["case"]
+        params = getattr(request.node, "callspec", None)
+        if params is not None:
+            case = f"{case} [{request.node.callspec.id}]"
+        request.node.user_properties.append(("case", case))
+        request.node.user_properties.append(("expected", marker.kwargs["expected"]))
+
+
+@pytest.fixture
+def observe(request):
+    """Record what a reliability case saw, for RELIABILITY.md."""
+
+    def record(text: str) -> None:
+        request.node.user_properties.append(("observed", text))
+
+    return record
+
+
+_REPORT_ROWS: list[dict] = []
+
+
+def pytest_runtest_logreport(report):
+    props = dict(report.user_properties)
+    if "case" not in props:
+        return
+    if report.when == "call" or (report.failed and report.when == "setup"):
+        _REPORT_ROWS.append(
+            {
+                "case": props["case"],
+                "expected": props["expected"],
+                "observed": props.get("observed", report.longreprtext.splitlines()[-1:] or [""])
+                if report.failed and "observed" not in props
+                else props.get("observed", ""),
+                "pass": "yes" if report.passed else "NO",
+                "seconds": round(report.duration, 1),
+            }
+        )
+
+
+def pytest_sessionfinish(session):
+    target = os.environ.get("GMG_RELIABILITY_REPORT")
+    if not target or hasattr(session.config, "workerinput") or not _REPORT_ROWS:
+        return
+    import platform
+
+    rows = sorted(_REPORT_ROWS, key=lambda r: r["case"])
+    passed = sum(r["pass"] == "yes" for r in rows)
+    lines = [
+        "# Reliability report",
+        "",
+        "Generated by `./dev reliability` (pytest `-m reliability`): every row is a test that ran",
+        "against a real PostgreSQL server or real SQLite files through the `gmg` CLI.",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()}). "
+        f"{passed} of {len(rows)} cases passed.",
+        "",
+        "| case | expected | observed | pass | test s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        observed = r["observed"] if isinstance(r["observed"], str) else " ".join(r["observed"])
+        cells = [r["case"], r["expected"], observed.replace("|", "\\|"), r["pass"], r["seconds"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    Path(target).write_text("\n".join(lines) + "\n", encoding="utf-8")

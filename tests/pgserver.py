@@ -47,6 +47,10 @@ class Cluster:
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
+        self.init()
+        self.start_server()
+
+    def init(self) -> None:
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         pwfile = self.root / "pw"
@@ -67,13 +71,15 @@ class Cluster:
             "UTF8",
             "--locale=C",
         )
+
+    def start_server(self, wait: bool = True) -> None:
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
             str(self.data),
             "-l",
             str(self.root / "log"),
-            "-w",
+            "-w" if wait else "-W",
             "-t",
             "60",
             "start",
@@ -82,16 +88,13 @@ class Cluster:
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
         )
 
-    def stop(self) -> None:
+    def stop_server(self, mode: str = "immediate") -> None:
         self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-m",
-            "immediate",
-            "stop",
-            check=False,
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "stop", check=False
         )
+
+    def stop(self) -> None:
+        self.stop_server()
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property

@@ -242,6 +242,7 @@ def test_core_upgrades_while_an_installed_plugin_is_disabled(db_url):
 # --- refused states -------------------------------------------------------------------------
 
 
+@pytest.mark.reliability(case="unmanaged database", expected="exit 65, nothing touched")
 def test_unmanaged_database_is_refused(db_url):
     execute(
         db_url,
@@ -269,6 +270,7 @@ def test_stray_plugin_tables_without_a_stamp_are_refused(db_url):
     assert version_rows(db_url) == rows
 
 
+@pytest.mark.reliability(case="database ahead of the code", expected="exit 65, nothing touched")
 def test_database_ahead_of_the_bundle_is_refused(db_url):
     bootstrap(db_url)
     execute(db_url, "INSERT INTO alembic_version (version_num) VALUES ('ffffffffffff')")

@@ -26,7 +26,7 @@ def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
         engine = create_engine(url, poolclass=NullPool)
         _make_sqlite_transactional(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         poolclass=NullPool,
         connect_args={
@@ -39,6 +39,22 @@ def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
             "keepalives_count": 3,
         },
     )
+    _drop_orphaned_work(engine)
+    return engine
+
+
+def _drop_orphaned_work(engine: Engine) -> None:
+    """If this runner dies mid-statement, the server aborts the statement within seconds
+    (PostgreSQL ≥ 14) instead of running it, locks held, to completion."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        if dbapi_connection.server_version >= 140000:
+            dbapi_connection.autocommit = True  # a SET inside a transaction could be rolled back
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET client_connection_check_interval = 2000")
+            dbapi_connection.autocommit = False
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

@@ -79,10 +79,16 @@ def wait_for_database(engine: Engine, deadline_s: float) -> dict:
             )
             last_logged.update(at=now, error=error)
 
+    # ≤ 10 attempts a second, and never more than ~0.5 s late once the server is up; the last
+    # sleep is cut short so that the final attempt falls on the deadline, not after it.
+    backoff = tenacity.wait_exponential_jitter(initial=0.1, max=0.4, jitter=0.1)
+
+    def until_deadline(state: tenacity.RetryCallState) -> float:
+        return min(backoff(state), max(0.0, deadline_s - (time.monotonic() - started)))
+
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(deadline_s),
-        # ≤ 10 attempts a second, and never more than ~0.5 s late once the server is up.
-        wait=tenacity.wait_exponential_jitter(initial=0.1, max=0.4, jitter=0.1),
+        wait=until_deadline,
         retry=tenacity.retry_if_exception(transient),
         before_sleep=note_wait,
         reraise=True,

@@ -1,0 +1,341 @@
+"""Fault injection through the CLI: restarts, kills, signals, crowds. Each case checks the exit
+code, the final event and the database afterwards; each is a row of RELIABILITY.md."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from conftest import BUNDLE, GMG, Job, parse_events, query, run_gmg, schema_of, version_rows
+from gmg_dbupdate.bundle import Bundle
+from pgserver import PASSWORD, Cluster, wait_until_accepting
+
+pytestmark = [pytest.mark.slow]
+BUNDLE_OBJ = Bundle.load(BUNDLE)
+HEAD = BUNDLE_OBJ.branches.heads["core"]
+SLOW = "cccccccccccc"
+
+
+def slow_bundle(tmp_path, seconds: float):
+    """The shipped bundle plus one core revision that creates a table, then takes its time."""
+    target = tmp_path / "slow-bundle"
+    shutil.copytree(BUNDLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    (target / "versions" / "core" / f"{SLOW}_slow.py").write_text(
+        '"""slow"""\nimport time\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'revision = "{SLOW}"\ndown_revision = "{HEAD}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n"
+        '    op.create_table("core__slow", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    if op.get_bind().dialect.name == "postgresql":\n'
+        f'        op.execute("SELECT pg_sleep({seconds})")\n'
+        "    else:\n"
+        f"        time.sleep({seconds})\n\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    return target
+
+
+def migrating_slow(event: dict) -> bool:
+    return event["event"] == "alembic.log" and f"-> {SLOW}" in event.get("message", "")
+
+
+def at_old_head(url: str) -> bool:
+    return (
+        HEAD in version_rows(url)
+        and SLOW not in version_rows(url)
+        and ("core__slow" not in schema_of(url))
+    )
+
+
+def lock_is_free(url: str) -> bool:
+    if url.startswith("sqlite"):
+        with open(url.removeprefix("sqlite:///") + ".lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+    return query(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0] == 0
+
+
+@pytest.fixture
+def own_cluster():
+    """A PostgreSQL cluster of this test's own, initialised but not started."""
+    cluster = Cluster()
+    cluster.init()
+    yield cluster
+    cluster.stop()
+
+
+# --- the database comes and goes ----------------------------------------------------------
+
+
+@pytest.mark.reliability(
+    case="database comes up 5 s after the job starts", expected="exit 0, waited, schema current"
+)
+def test_database_comes_up_late(own_cluster, observe):
+    job = Job("dbupdate", "--database-url", own_cluster.admin_url, "--wait-timeout", "30")
+    job.wait_for(lambda e: e["event"] == "db.waiting")
+    time.sleep(5)
+    own_cluster.start_server()
+    result = job.finish()
+    assert result.code == 0, result
+    ready = result.named("db.ready")[0]
+    assert ready["waited_s"] >= 5 and ready["attempts"] > 1
+    assert ready["attempts"] / ready["waited_s"] <= 10
+    assert BUNDLE_OBJ.branches.heads["core"] in version_rows(own_cluster.admin_url)
+    observe(f"exit 0 after waiting {ready['waited_s']} s ({ready['attempts']} attempts)")
+
+
+@pytest.mark.reliability(
+    case="database never comes up (deadline 5 s)", expected="exit 69 within 10% of the deadline"
+)
+def test_database_never_comes_up(own_cluster, observe):
+    result = run_gmg("dbupdate", "--database-url", own_cluster.admin_url, "--wait-timeout", "5")
+    assert result.code == 69, result
+    span = result.span("dbupdate.start", "dbupdate.failed")
+    assert 5 <= span <= 5.5, span
+    observe(f"exit 69 after {span:.2f} s")
+
+
+@pytest.mark.reliability(
+    case="database goes down mid-migration", expected="exit 70; rerun converges"
+)
+def test_database_goes_down_mid_run(own_cluster, tmp_path, observe):
+    own_cluster.start_server()
+    url = own_cluster.admin_url
+    assert run_gmg("dbupdate", "--database-url", url).code == 0
+    bundle = slow_bundle(tmp_path, 4)
+    job = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    job.wait_for(migrating_slow)
+    own_cluster.stop_server("fast")
+    result = job.finish()
+    assert result.code == 70, result
+    assert result.last["revision"] == SLOW
+    own_cluster.start_server()
+    wait_until_accepting(url)
+    assert at_old_head(url)
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    assert rerun.code == 0, rerun
+    assert rerun.last["applied"] == [SLOW]
+    observe(f"exit 70 naming {SLOW}; old revision kept; rerun exit 0 applied {SLOW}")
+
+
+@pytest.mark.reliability(
+    case="migration connection killed (pg_terminate_backend)",
+    expected="exit 70, schema at the old revision, rerun converges",
+)
+def test_migration_connection_terminated(pg_url, pg_admin, tmp_path, observe):
+    import sqlalchemy as sa
+
+    assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
+    bundle = slow_bundle(tmp_path, 20)
+    job = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    job.wait_for(migrating_slow)
+    database = pg_url.rsplit("/", 1)[1]
+    with pg_admin.connect() as c:
+        killed = c.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :db AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+            ),
+            {"db": database},
+        ).all()
+    assert killed == [(True,)]
+    result = job.finish()
+    assert result.code == 70, result
+    assert at_old_head(pg_url) and lock_is_free(pg_url)
+    rerun = run_gmg(
+        "dbupdate",
+        "--migrations",
+        str(bundle).replace("20", "20"),
+        "--database-url",
+        pg_url,
+        timeout=120,
+    )
+    assert rerun.code == 0 and rerun.last["applied"] == [SLOW], rerun
+    observe("exit 70; old revision kept; lock free; rerun exit 0")
+
+
+# --- the job is killed or stopped ---------------------------------------------------------
+
+
+@pytest.mark.reliability(
+    case="SIGKILL mid-migration, then a rerun",
+    expected="schema never between revisions; rerun converges",
+)
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_sigkill_mid_migration_then_rerun(backend, request, tmp_path, observe):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    assert run_gmg("dbupdate", "--database-url", url).code == 0
+    bundle = slow_bundle(tmp_path, 3)
+    job = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    job.wait_for(migrating_slow)
+    job.proc.kill()
+    job.proc.wait()
+    if backend == "postgresql":
+        assert at_old_head(url)  # the uncommitted transaction is gone with the session
+    else:
+        assert os.path.exists(url.removeprefix("sqlite:///") + ".gmg-snapshot")
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url, timeout=120)
+    assert rerun.code == 0, rerun
+    assert rerun.last["applied"] == [SLOW]
+    assert SLOW in version_rows(url) and "core__slow" in schema_of(url)
+    restored = rerun.named("sqlite.restored")
+    if backend == "sqlite":
+        assert restored and restored[0]["reason"] == "left by an interrupted run"
+    observe(
+        "killed; "
+        + ("old revision intact" if backend == "postgresql" else "snapshot left, restored")
+        + f"; rerun exit 0 applied {SLOW}"
+    )
+
+
+@pytest.mark.reliability(
+    case="SIGTERM / SIGINT mid-migration",
+    expected="exit 143 / 130 within the 10 s grace, rolled back, lock free",
+)
+@pytest.mark.parametrize(
+    ("backend", "signum"),
+    [
+        ("postgresql", signal.SIGTERM),
+        ("sqlite", signal.SIGTERM),
+        ("postgresql", signal.SIGINT),
+    ],
+    ids=["postgresql-SIGTERM", "sqlite-SIGTERM", "postgresql-SIGINT"],
+)
+def test_signal_mid_migration(backend, signum, request, tmp_path, observe):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    assert run_gmg("dbupdate", "--database-url", url).code == 0
+    bundle = slow_bundle(tmp_path, 30)
+    job = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    job.wait_for(migrating_slow)
+    sent = time.monotonic()
+    job.proc.send_signal(signum)
+    result = job.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert result.code == 128 + signum, result
+    assert took < 10, took
+    assert result.last["signal"] == signal.Signals(signum).name
+    assert result.named("lock.released")
+    assert at_old_head(url) and lock_is_free(url)
+    observe(f"exit {result.code} {took:.2f} s after the signal; old revision kept; lock free")
+
+
+@pytest.mark.reliability(case="SIGTERM while waiting for the database", expected="exit 143 at once")
+def test_sigterm_during_database_wait(own_cluster, observe):
+    job = Job("dbupdate", "--database-url", own_cluster.admin_url, "--wait-timeout", "60")
+    job.wait_for(lambda e: e["event"] == "db.waiting")
+    sent = time.monotonic()
+    job.proc.send_signal(signal.SIGTERM)
+    result = job.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert result.code == 143 and took < 3, (result, took)
+    observe(f"exit 143 {took:.2f} s after the signal")
+
+
+@pytest.mark.reliability(
+    case="SIGTERM while waiting for the lock", expected="exit 143 at once, holder untouched"
+)
+def test_sigterm_during_lock_wait(pg_url, tmp_path, observe):
+    assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
+    bundle = slow_bundle(tmp_path, 8)
+    holder = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    holder.wait_for(migrating_slow)
+    waiter = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    waiting = waiter.wait_for(lambda e: e["event"] == "lock.waiting")
+    assert waiting["holder"]["application_name"].startswith("gmg-dbupdate:")
+    sent = time.monotonic()
+    waiter.proc.send_signal(signal.SIGTERM)
+    result = waiter.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert result.code == 143 and took < 3, (result, took)
+    assert holder.finish().code == 0
+    assert SLOW in version_rows(pg_url)
+    observe(f"waiter exit 143 {took:.2f} s after the signal; holder finished with exit 0")
+
+
+@pytest.mark.reliability(
+    case="lock holder killed with SIGKILL", expected="the lock frees at once; next runner converges"
+)
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_killed_holder_frees_the_lock(backend, request, tmp_path, observe):
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    assert run_gmg("dbupdate", "--database-url", url).code == 0
+    bundle = slow_bundle(tmp_path, 3)
+    holder = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    holder.wait_for(migrating_slow)
+    holder.proc.kill()
+    holder.proc.wait()
+    result = run_gmg(
+        "dbupdate", "--migrations", str(bundle), "--database-url", url, "--lock-timeout", "10"
+    )
+    assert result.code == 0, result
+    waited = result.named("lock.acquired")[0]["waited_s"]
+    assert waited < 5, waited
+    observe(f"next runner got the lock after {waited} s and applied {result.last['applied']}")
+
+
+# --- crowds -------------------------------------------------------------------------------
+
+
+def _crowd(n: int, *args: str) -> list[tuple[int, list[dict]]]:
+    procs = [
+        subprocess.Popen(
+            [GMG, "dbupdate", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
+    outputs = [p.communicate(timeout=300)[1] for p in procs]
+    return [(p.returncode, parse_events(err)) for p, err in zip(procs, outputs, strict=True)]
+
+
+@pytest.mark.reliability(
+    case="20 runners at once on a fresh database",
+    expected="all exit 0; one bootstrap; nothing twice",
+)
+def test_twenty_runners_fresh(pg_url, observe):
+    results = _crowd(20, "--database-url", pg_url, "--plugins", "all")
+    codes = [c for c, _ in results]
+    assert codes == [0] * 20, [e[-1] for _, e in results]
+    boots = Counter(
+        e["component"] for _, ev in results for e in ev if e["event"] == "schema.bootstrapped"
+    )
+    assert boots == Counter({c.name: 1 for c in BUNDLE_OBJ.components})
+    observe(f"20 × exit 0; bootstrapped once each: {dict(boots)}")
+
+
+@pytest.mark.reliability(
+    case="20 runners at once on a database needing upgrades",
+    expected="all exit 0; each revision applied once",
+)
+def test_twenty_runners_upgrade(pg_url, observe):
+    core = [
+        r.revision
+        for r in BUNDLE_OBJ.script.walk_revisions()
+        if BUNDLE_OBJ.branches.owner[r.revision] == "core"
+    ]
+    r = run_gmg("alembic", "--database-url", pg_url, "upgrade", core[-1], json_logs=False)
+    assert r.code == 0, r
+    results = _crowd(20, "--database-url", pg_url)
+    assert [c for c, _ in results] == [0] * 20, [e[-1] for _, e in results]
+    applied = Counter(
+        e["revision"] for _, ev in results for e in ev if e["event"] == "migration.applied"
+    )
+    assert applied == Counter(core[:-1])
+    observe(f"20 × exit 0; {len(applied)} revisions, each applied once")
+
+
+def test_password_never_printed_by_the_fault_cases():
+    """run_gmg and Job assert this on every run above; here, the password is really used."""
+    assert PASSWORD and len(PASSWORD) > 8
