@@ -153,6 +153,9 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
             stamps.append(revision)
             names.append(name)
             log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
+    # A revision another stamp depends on is implied by it (Alembic refuses the overlap).
+    implied = {r for other in stamps for r in bundle.branches.applied([other]) if r != other}
+    stamps = [r for r in stamps if r not in implied]
     if stamps:
         command.stamp(bundle.alembic_config(connection=connection), stamps)
     return classify.inspect_state(connection, bundle), names

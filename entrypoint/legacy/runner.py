@@ -7,8 +7,10 @@ Output: one JSON object per line on stdout, the protocol the parent re-emits:
     {"event": "legacy.applied", "repository", "component", "version", "script", "duration_s"}
     {"event": "legacy.failed", "component", "version", "script", "error"}
 Anything the libraries print goes to stderr, which the parent logs as ``legacy.log`` lines.
-Each script and its version bump run in one transaction. Exit 0 when every step reached its
-target, 70 when a script failed, 64 on bad input.
+Scripts get an Engine, as sqlalchemy-migrate always gave them (its changeset API needs one), so
+a script is not atomic: the parent snapshots SQLite files, and on PostgreSQL a failed script is
+reported by name for the operator to inspect. Exit 0 when every step reached its target, 70 when
+a script failed, 64 on bad input.
 """
 
 import json
@@ -33,15 +35,10 @@ def make_engine(url):
 
     engine = create_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
-        # pysqlite would commit before each DDL statement: take BEGIN over so a script is atomic.
+
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None
-            dbapi_connection.execute("PRAGMA foreign_keys=OFF")
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # table rebuilds would trip them
 
     return engine
 
@@ -50,18 +47,15 @@ def walk(engine, step):
     from migrate.versioning.schema import ControlledSchema
 
     repository, target = step["repository"], int(step["to"])
-    with engine.connect() as probe:
-        current = int(ControlledSchema(probe, repository).version)
-    for version in range(current + 1, target + 1):
+    schema = ControlledSchema(engine, repository)
+    for version in range(int(schema.version) + 1, target + 1):
         started = time.monotonic()
         script = None
         try:
-            with engine.begin() as connection:
-                schema = ControlledSchema(connection, repository)
-                changeset = schema.changeset(version)
-                for ver, change in changeset:
-                    script = getattr(change, "path", None)
-                    schema.runchange(ver, change, changeset.step)
+            changeset = schema.changeset(version)
+            for ver, change in changeset:
+                script = getattr(change, "path", None)
+                schema.runchange(ver, change, changeset.step)
         except Exception as exc:  # reported to the parent, which owns the exit code
             emit(
                 event="legacy.failed",
