@@ -32,11 +32,15 @@ def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
         connect_args={
             "application_name": runner_name(),
             "connect_timeout": max(1, int(connect_timeout)),
-            # A runner that vanishes must not keep its session (and its lock) for hours.
+            # Keepalives both ways: this runner notices a vanished server, and the server notices
+            # a vanished runner within ~25 s instead of the kernel's two hours, ending its
+            # session and so freeing the advisory lock it held.
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 3,
+            "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
+            "-c tcp_keepalives_count=3",
         },
     )
     _drop_orphaned_work(engine)
