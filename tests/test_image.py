@@ -1,0 +1,403 @@
+"""The container image, built here from the Dockerfile and run against real databases.
+
+There is no Docker engine on this machine: ``podman build --isolation=chroot`` builds the
+Dockerfile, on a Debian bookworm base made locally with debootstrap (no registry can be pulled
+from), and ``buildah run --isolation=chroot`` runs commands inside the built image (``podman run``
+cannot set its rlimits in this sandbox). One check also runs the image the way a read-only
+Kubernetes pod does: its root filesystem mounted read-only, /tmp a fresh tmpfs, tini as PID 1.
+
+Needs root and the Debian packages podman, buildah and debootstrap; skipped without them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, Result, heads, parse_events, version_rows
+from legacy_build import build_legacy_db
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "localhost/gmg-base:bookworm"
+IMAGE = "localhost/gmg-dbupdate:test"
+UID = 10001
+MISSING = [t for t in ("podman", "buildah", "debootstrap", "unshare") if not shutil.which(t)]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.image,
+    pytest.mark.skipif(
+        bool(MISSING) or os.geteuid() != 0,
+        reason=f"needs root and {' '.join(MISSING) or 'podman buildah debootstrap'} "
+        "(apt-get install podman buildah debootstrap)",
+    ),
+]
+
+
+def sh(*args: str, timeout: float = 900, **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+    assert proc.returncode == 0, f"{shlex.join(args)}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="session")
+def containers_conf(tmp_path_factory) -> None:
+    """podman and buildah may not set rlimits in this sandbox: no default ulimits."""
+    conf = tmp_path_factory.mktemp("containers") / "containers.conf"
+    conf.write_text("[containers]\ndefault_ulimits = []\n")
+    os.environ["CONTAINERS_CONF"] = str(conf)
+
+
+def make_base(workdir: Path) -> None:
+    """A stand-in for python:3.11-slim-bookworm: Debian bookworm minbase with its python3."""
+    rootfs = workdir / "rootfs"
+    sh(
+        "debootstrap",
+        "--variant=minbase",
+        "--include=python3,python3-venv",
+        "bookworm",
+        str(rootfs),
+        "http://deb.debian.org/debian",
+    )
+    # what a slim image leaves out: package lists and caches, docs, manuals, locales
+    junk_dirs = (
+        "var/lib/apt/lists",
+        "var/cache/apt",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/locale",
+    )
+    for junk in junk_dirs:
+        for child in (rootfs / junk).glob("*"):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    sh("podman", "import", "--change", 'CMD ["python3"]', "-", BASE, stdin=tar.stdout)
+    assert tar.wait() == 0
+    shutil.rmtree(rootfs)
+
+
+@pytest.fixture(scope="session")
+def image(containers_conf, tmp_path_factory) -> dict:
+    """Build once; a second xdist worker waits on the lock and rebuilds from the layer cache."""
+    with open("/tmp/gmg-dbupdate-image-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started = time.monotonic()
+        if subprocess.run(["podman", "image", "exists", BASE]).returncode != 0:
+            make_base(tmp_path_factory.mktemp("base"))
+        base_s = time.monotonic() - started
+        revision = sh("git", "rev-parse", "HEAD", cwd=REPO).stdout.strip()
+        build = [
+            "podman",
+            "build",
+            "--isolation=chroot",
+            "--format=docker",  # keeps SHELL (pipefail), as Docker's builder does
+            "--build-arg",
+            f"BASE_IMAGE={BASE}",
+            "--build-arg",
+            f"REVISION={revision}",
+            "--build-arg",
+            f"CREATED={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+            "--tag",
+            IMAGE,
+        ]
+        # This machine's egress proxy re-signs TLS: pip in the build trusts it through the host's
+        # CA bundle, mounted for the RUN steps only (it does not end up in the image).
+        bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+        if bundle.exists():
+            build += ["--volume", f"{bundle}:{bundle}:ro"]
+        sh(*build, str(REPO))
+        build_s = time.monotonic() - started - base_s
+    (info,) = json.loads(sh("podman", "image", "inspect", IMAGE).stdout)
+    return {"info": info, "base_s": base_s, "build_s": build_s}
+
+
+@pytest.fixture
+def container(image):
+    """A fresh working container of the image; removed afterwards."""
+    name = f"gmg-test-{uuid.uuid4().hex[:10]}"
+    sh("buildah", "from", "--name", name, IMAGE)
+    # buildah's chroot isolation has no PID namespace: let tini reap as a subreaper instead
+    sh("buildah", "config", "--env", "TINI_SUBREAPER=1", name)
+    yield name
+    subprocess.run(["buildah", "rm", name], capture_output=True)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """Mounted at /data, the image's working directory, owned by the image's user."""
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, UID, UID)
+    return data
+
+
+def run_image(
+    image: dict,
+    container: str,
+    *args: str,
+    env: dict | None = None,
+    data: Path | None = None,
+    mounts: tuple[tuple[Path, str], ...] = (),
+) -> Result:
+    """The image's ENTRYPOINT with ``args`` (its CMD when none), as a container would."""
+    config = image["info"]["Config"]
+    command = [*config["Entrypoint"], *(args or config["Cmd"])]
+    options = ["--isolation=chroot", "--network=host"]
+    if data is not None:
+        options += ["--mount", f"type=bind,source={data},destination=/data,rw"]
+    for source, destination in mounts:
+        options += ["--mount", f"type=bind,source={source},destination={destination},ro"]
+    assignments = [f"{k}={v}" for k, v in (env or {}).items()]
+    proc = subprocess.run(
+        ["buildah", "run", *options, container, "--", "/usr/bin/env", *assignments, *command],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return checked(proc)
+
+
+def checked(proc: subprocess.CompletedProcess) -> Result:
+    """Only the job's own JSON lines on stderr (buildah adds its exit note), no password."""
+    stderr = "\n".join(
+        line
+        for line in proc.stderr.splitlines()
+        if not line.startswith(("subprocess exited with status", "Error: exit status"))
+    )
+    result = Result(proc.returncode, proc.stdout, stderr)
+    assert PASSWORD not in proc.stdout + proc.stderr, "password leaked"
+    result.events = parse_events(stderr)
+    assert result.events and result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
+    if result.last["event"] == "dbupdate.failed":
+        assert result.last["exit_code"] == result.code, result
+    return result
+
+
+def split_password(url: str) -> tuple[str, str]:
+    parsed = make_url(url)
+    return parsed.set(password=None).render_as_string(hide_password=False), parsed.password
+
+
+def secret_file(tmp_path: Path, content: str) -> Path:
+    path = tmp_path / "db-password"
+    path.write_text(content + "\n")
+    path.chmod(0o444)
+    return path
+
+
+# --- the image as built ---------------------------------------------------------------------
+
+
+def test_image_is_built_as_operators_expect(image, container, record_property):
+    info = image["info"]
+    config = info["Config"]
+    assert config["User"] == f"{UID}:{UID}"
+    assert config["Entrypoint"] == ["/usr/bin/tini", "--", "gmg"]
+    assert config["Cmd"] == ["dbupdate"]
+    assert config["WorkingDir"] == "/data"
+    env = dict(e.split("=", 1) for e in config["Env"])
+    assert env["GMG_MIGRATIONS"] == "/opt/gmg/migrations"
+    assert env["GMG_LEGACY_PYTHON"] == "/opt/gmg/legacy/bin/python"
+    labels = config["Labels"]
+    for key in ("title", "version", "revision", "created", "licenses", "base.name"):
+        assert labels.get(f"org.opencontainers.image.{key}"), key
+    # no compilers, package lists, pip or caches in the final stage; both runtimes in place
+    probe = subprocess.run(
+        [
+            "buildah",
+            "run",
+            "--isolation=chroot",
+            "--user=0:0",
+            container,
+            "--",
+            "sh",
+            "-c",
+            "for t in gcc cc make pip pip3; do command -v $t; done;"
+            " find /var/lib/apt/lists /var/cache/apt /root/.cache /tmp -mindepth 1 2>/dev/null;"
+            " /opt/gmg/legacy/bin/python -c"
+            " 'import migrate, sqlalchemy as s; print(s.__version__)';"
+            " /opt/gmg/venv/bin/python -c 'import sqlalchemy as s; print(s.__version__)'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = probe.stdout.split()
+    assert len(found) == 2, probe.stdout + probe.stderr
+    assert found[0] == "1.4.54" and found[1].startswith("2.1."), probe.stdout + probe.stderr
+    size = info["Size"]
+    (base,) = json.loads(sh("podman", "image", "inspect", BASE).stdout)
+    record_property("image_size_bytes", size)
+    print(  # shown by pytest -rP (also under xdist)
+        f"image {IMAGE}: {size / 1e6:.0f} MB ({(size - base['Size']) / 1e6:.0f} MB over the "
+        f"{base['Size'] / 1e6:.0f} MB base); base {image['base_s']:.0f} s, "
+        f"build {image['build_s']:.0f} s"
+    )
+    assert size - base["Size"] < 150e6
+
+
+# --- migrating real databases from inside the image -----------------------------------------
+
+
+def test_fresh_sqlite_in_the_data_volume(image, container, data_dir):
+    first = run_image(image, container, data=data_dir)  # the image's CMD: dbupdate
+    assert first.code == 0, first
+    assert first.events[0]["event"] == "dbupdate.start"
+    assert first.events[0]["bundle"] == "/opt/gmg/migrations"
+    assert set(first.last["bootstrapped"]) == {"core", "image", "video"}
+    db = data_dir / "mediagoblin.db"
+    assert db.stat().st_uid == UID
+    assert version_rows(f"sqlite:///{db}") == {heads()[c] for c in ("core", "image", "video")}
+
+    again = run_image(image, container, "dbupdate", data=data_dir)
+    assert again.code == 0 and again.last["changed"] is False, again
+    check = run_image(image, container, "dbupdate", "--check", data=data_dir)
+    assert check.code == 0 and check.last["current"] is True, check
+
+
+def test_postgres_with_a_password_file(image, container, pg_url, tmp_path):
+    url, password = split_password(pg_url)
+    secret = secret_file(tmp_path, password)
+    env = {"DATABASE_URL": url, "DATABASE_PASSWORD_FILE": "/run/secrets/db-password"}
+    mounts = ((secret, "/run/secrets/db-password"),)
+
+    done = run_image(image, container, env=env, mounts=mounts)
+    assert done.code == 0, done
+    assert done.last["event"] == "dbupdate.done" and done.last["changed"] is True
+    assert version_rows(pg_url) == {heads()[c] for c in ("core", "image", "video")}
+
+    for verb in (("dbcheck", "--wait"), ("dbverify",)):
+        result = run_image(image, container, *verb, env=env, mounts=mounts)
+        assert result.code == 0, result
+
+
+def test_failures_exit_with_their_codes_from_the_image(image, container, pg_url, tmp_path):
+    url, _ = split_password(pg_url)
+    wrong = secret_file(tmp_path, "not-the-password")
+    denied = run_image(
+        image,
+        container,
+        env={"DATABASE_URL": url, "DATABASE_PASSWORD_FILE": "/run/secrets/db-password"},
+        mounts=((wrong, "/run/secrets/db-password"),),
+    )
+    assert denied.code == 77, denied
+
+    unreachable = run_image(
+        image,
+        container,
+        env={"DATABASE_URL": "postgresql://gmg@127.0.0.1:1/x", "GMG_WAIT_TIMEOUT": "2"},
+    )
+    assert unreachable.code == 69, unreachable
+
+    bad = run_image(image, container, env={"DATABASE_URL": "mysql://u@h/d"})
+    assert bad.code == 64, bad
+
+
+def test_failure_summary_lands_in_the_termination_log(image, container, data_dir):
+    log = data_dir / "termination-log"
+    log.touch()
+    os.chown(log, UID, UID)
+    result = run_image(
+        image,
+        container,
+        env={
+            "DATABASE_URL": "postgresql://gmg@127.0.0.1:1/x",
+            "GMG_WAIT_TIMEOUT": "1",
+            "GMG_TERMINATION_LOG": "/data/termination-log",
+        },
+        data=data_dir,
+    )
+    assert result.code == 69, result
+    summary = log.read_text()
+    assert summary.strip() and len(summary.strip().splitlines()) == 1, summary
+
+
+def test_legacy_database_upgraded_inside_the_image(image, container, pg_url, tmp_path):
+    """A database last touched by sqlalchemy-migrate: the image's sealed runtime walks it on."""
+    build_legacy_db(pg_url, {"core": 9, "image": 1})
+    url, password = split_password(pg_url)
+    result = run_image(
+        image,
+        container,
+        env={"DATABASE_URL": url, "DATABASE_PASSWORD_FILE": "/run/secrets/db-password"},
+        mounts=((secret_file(tmp_path, password), "/run/secrets/db-password"),),
+    )
+    assert result.code == 0, result
+    applied = result.named("legacy.applied")
+    assert applied, result
+    assert result.last["event"] == "dbupdate.done"
+    assert version_rows(pg_url) == {heads()[c] for c in ("core", "image", "video")}
+
+
+# --- as a read-only Kubernetes pod runs it --------------------------------------------------
+
+
+def test_read_only_root_with_tini_as_pid_1(image, container, pg_url, tmp_path):
+    """The container's root mounted read-only, a fresh tmpfs on /tmp, a PID namespace whose
+    PID 1 is tini: what ``readOnlyRootFilesystem: true`` and an emptyDir on /tmp give a pod."""
+    config = image["info"]["Config"]
+    root = sh("buildah", "mount", container).stdout.strip()
+    view = tmp_path / "root"
+    view.mkdir()
+    env = [*config["Env"], f"DATABASE_URL={pg_url}"]
+    inside = shlex.join(
+        [
+            "chroot",
+            f"--userspec={UID}:{UID}",
+            str(view),
+            "/usr/bin/env",
+            "-i",
+            *env,
+            "/bin/sh",
+            "-c",
+            f'cd {config["WorkingDir"]} && echo "pid=$$" >&2'
+            " && if touch /opt/gmg/x 2>/dev/null; then echo writable >&2; exit 99; fi"
+            f" && exec {shlex.join(config['Entrypoint'] + config['Cmd'])}",
+        ]
+    )
+    script = " && ".join(
+        [
+            f"mount --bind {root} {view}",
+            f"mount -o remount,bind,ro {view}",
+            f"mount -t tmpfs -o mode=1777 tmpfs {view}/tmp",
+            f"mount -t proc proc {view}/proc",
+            f"mount --rbind /dev {view}/dev",
+            f"exec {inside}",
+        ]
+    )
+    try:
+        proc = subprocess.run(
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        subprocess.run(["buildah", "umount", container], capture_output=True)
+    first, _, rest = proc.stderr.partition("\n")
+    assert first == "pid=1", proc.stderr  # the shell execs tini: PID 1
+    result = checked(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, rest))
+    assert result.code == 0, result
+    assert result.last["changed"] is True
