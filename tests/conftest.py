@@ -294,6 +294,22 @@ class Job:
         return result
 
 
+def crowd(n: int, *args: str) -> list[tuple[int, list[dict]]]:
+    """``n`` runs of ``gmg dbupdate ARGS`` started at once: (exit code, events) of each."""
+    procs = [
+        subprocess.Popen(
+            [GMG, "dbupdate", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
+    outputs = [p.communicate(timeout=300)[1] for p in procs]
+    return [(p.returncode, parse_events(err)) for p, err in zip(procs, outputs, strict=True)]
+
+
 # --- the reliability report -----------------------------------------------------------------
 
 

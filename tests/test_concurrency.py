@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 
 import pytest
-from conftest import BUNDLE, GMG, parse_events, run_gmg, schema_of
+from conftest import BUNDLE, crowd, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 
 pytestmark = pytest.mark.slow
 BUNDLE_OBJ = Bundle.load(BUNDLE)
-
-
-def _start_all(n: int, *args: str) -> list[tuple[int, list[dict]]]:
-    procs = [
-        subprocess.Popen(
-            [GMG, "dbupdate", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        for _ in range(n)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        results.append((proc.returncode, parse_events(err)))
-    return results
 
 
 def _events(results, name):
@@ -39,7 +20,7 @@ def _events(results, name):
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_ten_runners_on_a_fresh_database(backend, request):
     url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
-    results = _start_all(10, "--database-url", url, "--plugins", "all")
+    results = crowd(10, "--database-url", url, "--plugins", "all")
     assert [code for code, _ in results] == [0] * 10, [e[-1] for _, e in results]
     assert all(events[-1]["event"] == "dbupdate.done" for _, events in results)
     bootstrapped = Counter(e["component"] for e in _events(results, "schema.bootstrapped"))
@@ -60,7 +41,7 @@ def test_ten_runners_on_a_database_needing_upgrades(pg_url):
     ]
     r = run_gmg("alembic", "--database-url", pg_url, "upgrade", core[-1], json_logs=False)
     assert r.code == 0, r
-    results = _start_all(10, "--database-url", pg_url)
+    results = crowd(10, "--database-url", pg_url)
     assert [code for code, _ in results] == [0] * 10, [e[-1] for _, e in results]
     applied = [e["revision"] for e in _events(results, "migration.applied")]
     assert Counter(applied) == Counter(core[:-1]), applied  # every later core revision, once

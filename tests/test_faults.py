@@ -7,12 +7,11 @@ import fcntl
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections import Counter
 
 import pytest
-from conftest import BUNDLE, GMG, Job, parse_events, query, run_gmg, schema_of, version_rows
+from conftest import BUNDLE, Job, query, run_gmg, schema_of, version_rows
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, Cluster, wait_until_accepting
 
@@ -285,27 +284,12 @@ def test_killed_holder_frees_the_lock(backend, request, tmp_path, observe):
 # --- crowds -------------------------------------------------------------------------------
 
 
-def _crowd(n: int, *args: str) -> list[tuple[int, list[dict]]]:
-    procs = [
-        subprocess.Popen(
-            [GMG, "dbupdate", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        for _ in range(n)
-    ]
-    outputs = [p.communicate(timeout=300)[1] for p in procs]
-    return [(p.returncode, parse_events(err)) for p, err in zip(procs, outputs, strict=True)]
-
-
 @pytest.mark.reliability(
     case="20 runners at once on a fresh database",
     expected="all exit 0; one bootstrap; nothing twice",
 )
 def test_twenty_runners_fresh(pg_url, observe):
-    results = _crowd(20, "--database-url", pg_url, "--plugins", "all")
+    results = crowd(20, "--database-url", pg_url, "--plugins", "all")
     codes = [c for c, _ in results]
     assert codes == [0] * 20, [e[-1] for _, e in results]
     boots = Counter(
@@ -327,7 +311,7 @@ def test_twenty_runners_upgrade(pg_url, observe):
     ]
     r = run_gmg("alembic", "--database-url", pg_url, "upgrade", core[-1], json_logs=False)
     assert r.code == 0, r
-    results = _crowd(20, "--database-url", pg_url)
+    results = crowd(20, "--database-url", pg_url)
     assert [c for c, _ in results] == [0] * 20, [e[-1] for _, e in results]
     applied = Counter(
         e["revision"] for _, ev in results for e in ev if e["event"] == "migration.applied"
