@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pgserver import PASSWORD, Cluster, wait_until_accepting
 from sqlalchemy.engine import make_url
+
+from pgserver import PASSWORD, Cluster, wait_until_accepting
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "migrations"

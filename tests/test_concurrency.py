@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from conftest import BUNDLE, crowd, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 

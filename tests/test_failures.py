@@ -7,10 +7,11 @@ import time
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
+
 from conftest import BUNDLE, query, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, free_port
-from sqlalchemy.engine import make_url
 
 
 def _assert_nothing_written(url: str) -> None:

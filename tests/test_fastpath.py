@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
 from conftest import BUNDLE, execute, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import pytest
+
 from conftest import BUNDLE, Job, crowd, query, run_gmg, schema_of, version_rows
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, Cluster, wait_until_accepting

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
 from gmg_dbupdate import config, errors
 from gmg_dbupdate.wait import classify_connect_error
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 
 def _op_error(message: str, pgcode: str | None = None) -> OperationalError:

@@ -6,6 +6,7 @@ made here from the configured URL.
 """
 
 from alembic import context
+
 from gmg_dbupdate.db import make_engine
 
 config = context.config
