@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+
 from conftest import BUNDLE, engine_for
 
 _MANIFEST = tomllib.loads((BUNDLE / "manifest.toml").read_text(encoding="utf-8"))

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from conftest import (
     BUNDLE,
     engine_for,
@@ -38,11 +40,11 @@ from conftest import (
 from eras import HANDOFF, Era, assert_survived, seed
 from gmg_dbupdate.bundle import Bundle
 from legacy_build import build_legacy_db, legacy_repositories
-from sqlalchemy.engine import make_url
 
 VERSION_TABLES = ("alembic_version", "migrate_version")
 BUNDLE_OBJ = Bundle.load(BUNDLE)
 SCRIPT = BUNDLE_OBJ.script  # Alembic's own view of the bundle's revisions
+HEADS = heads()
 MANIFEST = tomllib.loads((BUNDLE / "manifest.toml").read_text(encoding="utf-8"))
 _FOLDERS = {
     (BUNDLE / entry["versions"]).resolve(): entry["name"]
@@ -231,7 +233,7 @@ def assert_current(url: str, era: Era, reference) -> None:
     assert verify.stdout == "", verify
     schema, rows = reference(backend_of(url))
     assert strict_schema(url) == schema
-    assert version_rows(url) == rows == set(heads().values())
+    assert version_rows(url) == rows == set(HEADS.values())
     assert_survived(url, era)
 
 
