@@ -61,8 +61,7 @@ ENV PATH=/opt/gmg/venv/bin:${PATH} \
     GMG_LEGACY_PYTHON=/opt/gmg/legacy/bin/python \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    HOME=/tmp \
-    TMPDIR=/tmp
+    HOME=/tmp
 WORKDIR /data
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--", "gmg"]

@@ -16,15 +16,17 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
+
 from conftest import PASSWORD, Result, heads, parse_events, version_rows
 from legacy_build import build_legacy_db
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "localhost/gmg-base:bookworm"
@@ -242,8 +244,8 @@ def test_image_is_built_as_operators_expect(image, container, record_property):
     record_property("image_size_bytes", size)
     print(  # shown by pytest -rP (also under xdist)
         f"image {IMAGE}: {size / 1e6:.0f} MB ({(size - base['Size']) / 1e6:.0f} MB over the "
-        f"{base['Size'] / 1e6:.0f} MB base); base {image['base_s']:.0f} s, "
-        f"build {image['build_s']:.0f} s"
+        f"{base['Size'] / 1e6:.0f} MB base); this session: base {image['base_s']:.0f} s, "
+        f"build {image['build_s']:.0f} s (a cached base and layers are reused)"
     )
     assert size - base["Size"] < 150e6
 
@@ -344,14 +346,15 @@ def test_legacy_database_upgraded_inside_the_image(image, container, pg_url, tmp
 # --- as a read-only Kubernetes pod runs it --------------------------------------------------
 
 
-def test_read_only_root_with_tini_as_pid_1(image, container, pg_url, tmp_path):
-    """The container's root mounted read-only, a fresh tmpfs on /tmp, a PID namespace whose
-    PID 1 is tini: what ``readOnlyRootFilesystem: true`` and an emptyDir on /tmp give a pod."""
+def run_like_a_pod(
+    image: dict, container: str, view: Path, env: dict, term_on: str | None = None
+) -> Result:
+    """The image's ENTRYPOINT and CMD with its root filesystem mounted read-only, a fresh tmpfs
+    on /tmp and a PID namespace whose PID 1 is tini: what ``readOnlyRootFilesystem: true`` and an
+    emptyDir on /tmp give a pod. With ``term_on``, PID 1 gets SIGTERM once that event is logged,
+    as the kubelet sends it. The shell first proves it is PID 1 and cannot write to the root."""
     config = image["info"]["Config"]
     root = sh("buildah", "mount", container).stdout.strip()
-    view = tmp_path / "root"
-    view.mkdir()
-    env = [*config["Env"], f"DATABASE_URL={pg_url}"]
     inside = shlex.join(
         [
             "chroot",
@@ -359,7 +362,8 @@ def test_read_only_root_with_tini_as_pid_1(image, container, pg_url, tmp_path):
             str(view),
             "/usr/bin/env",
             "-i",
-            *env,
+            *config["Env"],
+            *(f"{k}={v}" for k, v in env.items()),
             "/bin/sh",
             "-c",
             f'cd {config["WorkingDir"]} && echo "pid=$$" >&2'
@@ -377,27 +381,48 @@ def test_read_only_root_with_tini_as_pid_1(image, container, pg_url, tmp_path):
             f"exec {inside}",
         ]
     )
+    unshare = ["unshare", "--mount", "--pid", "--fork", "--propagation", "private"]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*unshare, "sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
-        proc = subprocess.run(
-            [
-                "unshare",
-                "--mount",
-                "--pid",
-                "--fork",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                script,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if term_on and line.startswith("{") and json.loads(line)["event"] == term_on:
+                children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text()
+                os.kill(int(children.split()[0]), signal.SIGTERM)  # PID 1 inside: tini
+        proc.wait(timeout=180)
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         subprocess.run(["buildah", "umount", container], capture_output=True)
-    first, _, rest = proc.stderr.partition("\n")
-    assert first == "pid=1", proc.stderr  # the shell execs tini: PID 1
-    result = checked(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, rest))
+    assert lines and lines[0] == "pid=1\n", "".join(lines)  # the shell execs tini: PID 1
+    stderr = "".join(lines[1:])
+    result = checked(subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr))
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def test_read_only_root_with_tini_as_pid_1(image, container, pg_url, tmp_path):
+    view = tmp_path / "root"
+    view.mkdir()
+    result = run_like_a_pod(image, container, view, {"DATABASE_URL": pg_url})
     assert result.code == 0, result
     assert result.last["changed"] is True
+    # no volume at /data: the SQLite default cannot be made, rather than vanish with the pod
+    nowhere = run_like_a_pod(image, container, view, {})
+    assert nowhere.code == 77, nowhere
+
+
+def test_sigterm_to_pid_1_reaches_the_job(image, container, tmp_path):
+    """tini forwards the kubelet's SIGTERM: the job stops at once, 143, with its last line."""
+    view = tmp_path / "root"
+    view.mkdir()
+    env = {"DATABASE_URL": "postgresql://gmg@127.0.0.1:1/x", "GMG_WAIT_TIMEOUT": "60"}
+    result = run_like_a_pod(image, container, view, env, term_on="db.waiting")
+    assert result.code == 143, result
+    assert result.last["exit_code"] == 143
+    assert result.elapsed < 30  # long before its 60 s wait deadline
