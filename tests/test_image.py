@@ -3,7 +3,7 @@
 There is no Docker engine on this machine: ``podman build --isolation=chroot`` builds the
 Dockerfile, on a Debian bookworm base made locally with debootstrap (no registry can be pulled
 from), and ``buildah run --isolation=chroot`` runs commands inside the built image (``podman run``
-cannot set its rlimits in this sandbox). One check also runs the image the way a read-only
+cannot set its rlimits in this sandbox). Two checks also run the image the way a read-only
 Kubernetes pod does: its root filesystem mounted read-only, /tmp a fresh tmpfs, tini as PID 1.
 
 Needs root and the Debian packages podman, buildah and debootstrap; skipped without them.
