@@ -192,16 +192,23 @@ def schema_of(url: str, exclude: tuple[str, ...] = ()) -> dict:
     engine = engine_for(url)
     try:
         insp = sa.inspect(engine)
+        # the get_multi_* calls read the catalogue once for all tables (fast on PostgreSQL)
+        columns = insp.get_multi_columns()
+        pks = insp.get_multi_pk_constraint()
+        fks = insp.get_multi_foreign_keys()
+        uniques = insp.get_multi_unique_constraints()
+        indexes = insp.get_multi_indexes()
         picture = {}
-        for table in sorted(insp.get_table_names()):
+        for key in sorted(columns, key=lambda k: k[1]):
+            table = key[1]
             if table in exclude:
                 continue
             picture[table] = {
                 "columns": [
                     (c["name"], str(c["type"]), c["nullable"], _default(c.get("default")))
-                    for c in insp.get_columns(table)
+                    for c in columns[key]
                 ],
-                "pk": sorted(insp.get_pk_constraint(table)["constrained_columns"]),
+                "pk": sorted(pks[key]["constrained_columns"]),
                 "fks": sorted(
                     (
                         fk["name"],
@@ -209,15 +216,11 @@ def schema_of(url: str, exclude: tuple[str, ...] = ()) -> dict:
                         fk["referred_table"],
                         tuple(fk["referred_columns"]),
                     )
-                    for fk in insp.get_foreign_keys(table)
+                    for fk in fks[key]
                 ),
-                "uniques": sorted(
-                    (u["name"], tuple(u["column_names"]))
-                    for u in insp.get_unique_constraints(table)
-                ),
+                "uniques": sorted((u["name"], tuple(u["column_names"])) for u in uniques[key]),
                 "indexes": sorted(
-                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                    for i in insp.get_indexes(table)
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in indexes[key]
                 ),
             }
         return picture

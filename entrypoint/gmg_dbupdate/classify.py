@@ -175,3 +175,34 @@ def pending(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> list[di
                 {"component": component, "action": "upgrade", "from": sorted(current), "head": head}
             )
     return todo
+
+
+def warn_disabled(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> None:
+    """Installed plugins that are not enabled are left exactly as they are, with a warning."""
+    from .logs import get_logger
+
+    for name in bundle.plugins:
+        if name not in enabled and (state.installed(name) or name in state.legacy):
+            get_logger().warning(
+                "plugin.disabled",
+                plugin=name,
+                versions=sorted(state.versions.get(name, ())),
+                **({"legacy_version": state.legacy[name]} if name in state.legacy else {}),
+                detail="installed but not enabled: its tables are left as they are",
+            )
+
+
+def outcome(
+    applied: list[str] = (),
+    walked: list[str] = (),
+    handed_over: list[str] = (),
+    bootstrapped: list[str] = (),
+) -> dict:
+    """The ``dbupdate.done`` fields every run reports, the no-op fast path included."""
+    return {
+        "changed": bool(applied or walked or handed_over or bootstrapped),
+        "applied": list(applied),
+        "legacy_applied": list(walked),
+        "handed_over": list(handed_over),
+        "bootstrapped": list(bootstrapped),
+    }

@@ -41,9 +41,9 @@ def try_current(settings: Settings) -> dict | None:
     log.info("dbupdate.start", url=mask_url_text(settings.url_text), plugins=list(enabled))
     log.info("db.ready", attempts=1, fast_path=True)
     log.info("schema.classified", **state.summary())
+    classify.warn_disabled(state, bundle, enabled)
     return {
-        "changed": False,
-        "applied": [],
+        **classify.outcome(),
         "current": True,
         "pending": [],
         "fast_path": True,

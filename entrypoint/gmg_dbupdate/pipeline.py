@@ -73,7 +73,7 @@ def run(settings: Settings) -> dict:
                 state = classify.inspect_state(connection, bundle)
                 log.info("schema.classified", **state.summary())
                 classify.refuse_unusable(state, bundle)
-            _warn_disabled(state, bundle, enabled)
+            classify.warn_disabled(state, bundle, enabled)
             walked: list[str] = []
             handed_over: list[str] = []
             bootstrapped: list[str] = []
@@ -94,11 +94,7 @@ def run(settings: Settings) -> dict:
     finally:
         engine.dispose()
     return {
-        "changed": bool(bootstrapped or applied or walked or handed_over),
-        "applied": applied,
-        "legacy_applied": walked,
-        "handed_over": handed_over,
-        "bootstrapped": bootstrapped,
+        **classify.outcome(applied, walked, handed_over, bootstrapped),
         "duration_s": round(time.monotonic() - started, 3),
     }
 
@@ -108,19 +104,6 @@ def _sqlite_file(settings: Settings) -> Path | None:
     if settings.backend != "sqlite" or database in (None, "", ":memory:"):
         return None
     return Path(database)
-
-
-def _warn_disabled(state, bundle: Bundle, enabled) -> None:
-    """Installed plugins that are not enabled are left exactly as they are."""
-    for name in bundle.plugins:
-        if name not in enabled and (state.installed(name) or name in state.legacy):
-            get_logger().warning(
-                "plugin.disabled",
-                plugin=name,
-                versions=sorted(state.versions.get(name, ())),
-                **({"legacy_version": state.legacy[name]} if name in state.legacy else {}),
-                detail="installed but not enabled: its tables are left as they are",
-            )
 
 
 def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str]:
@@ -206,7 +189,7 @@ def _pending(settings: Settings, bundle: Bundle, enabled: tuple[str, ...]) -> di
     get_logger().info("schema.classified", **state.summary())
     classify.refuse_unusable(state, bundle)
     todo = classify.pending(state, bundle, enabled)
-    return {"changed": False, "applied": [], "current": not todo, "pending": todo}
+    return {**classify.outcome(), "current": not todo, "pending": todo}
 
 
 def _since(started: float) -> float:

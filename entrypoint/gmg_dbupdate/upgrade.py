@@ -16,8 +16,6 @@ from .logs import get_logger
 
 def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> list[str]:
     """Upgrade each named component's branch to its head; return the revisions applied."""
-    from alembic import command
-
     log = get_logger()
     applied: list[str] = []
     mark = [time.monotonic()]
@@ -36,23 +34,33 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
         )
         mark[0] = now
 
+    # One Alembic environment run for every branch, over the bundle's already-loaded scripts
+    # (command.upgrade would re-read every script once per branch).
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = bundle.script
+    targets = tuple(bundle.branches.heads[c] for c in components)
     cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
-    for component in components:
-        mark[0] = time.monotonic()
-        try:
-            command.upgrade(cfg, bundle.branches.heads[component])
-        except Interrupted:
-            raise
-        except Exception as exc:
-            revision, script = _failing_revision(bundle, exc)
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MigrationFailed(
-                f"migration {revision or '?'} of {component} failed: "
-                f"{type(exc).__name__}: {detail}",
-                component=component,
-                revision=revision,
-                script=script,
-            ) from exc
+
+    def steps(current, _context):
+        return script._upgrade_revs(targets, current)
+
+    mark[0] = time.monotonic()
+    try:
+        with EnvironmentContext(cfg, script, fn=steps, destination_rev=targets):
+            script.run_env()
+    except Interrupted:
+        raise
+    except Exception as exc:
+        revision, path = _failing_revision(bundle, exc)
+        component = bundle.branches.owner.get(revision or "", ", ".join(components))
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MigrationFailed(
+            f"migration {revision or '?'} of {component} failed: {type(exc).__name__}: {detail}",
+            component=component,
+            revision=revision,
+            script=path,
+        ) from exc
     return applied
 
 

@@ -7,10 +7,9 @@ Output: one JSON object per line on stdout, the protocol the parent re-emits:
     {"event": "legacy.applied", "repository", "component", "version", "script", "duration_s"}
     {"event": "legacy.failed", "component", "version", "script", "error"}
 Anything the libraries print goes to stderr, which the parent logs as ``legacy.log`` lines.
-Scripts get an Engine, as sqlalchemy-migrate always gave them (its changeset API needs one), so
-a script is not atomic: the parent snapshots SQLite files, and on PostgreSQL a failed script is
-reported by name for the operator to inspect. Exit 0 when every step reached its target, 70 when
-a script failed, 64 on bad input.
+Each script and its version bump run in one transaction (on SQLite too: BEGIN is taken over
+from pysqlite), so a failed script leaves the database at the previous version. Exit 0 when
+every step reached its target, 70 when a script failed, 64 on bad input.
 """
 
 import json
@@ -35,10 +34,15 @@ def make_engine(url):
 
     engine = create_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
-
+        # pysqlite would commit before each DDL statement: take BEGIN over so a script is atomic.
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # table rebuilds would trip them
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -47,15 +51,19 @@ def walk(engine, step):
     from migrate.versioning.schema import ControlledSchema
 
     repository, target = step["repository"], int(step["to"])
-    schema = ControlledSchema(engine, repository)
-    for version in range(int(schema.version) + 1, target + 1):
+    with engine.connect() as probe:
+        current = int(ControlledSchema(probe, repository).version)
+    for version in range(current + 1, target + 1):
         started = time.monotonic()
         script = None
         try:
-            changeset = schema.changeset(version)
-            for ver, change in changeset:
-                script = getattr(change, "path", None)
-                schema.runchange(ver, change, changeset.step)
+            with engine.begin() as connection:  # the script and its version bump, atomically
+                schema = ControlledSchema(connection, repository)
+                # ControlledSchema.changeset() reads .name off its bind, which a Connection lacks
+                changeset = schema.repository.changeset(engine.name, schema.version, version)
+                for ver, change in changeset:
+                    script = getattr(change, "path", None)
+                    schema.runchange(ver, change, changeset.step)
         except Exception as exc:  # reported to the parent, which owns the exit code
             emit(
                 event="legacy.failed",
