@@ -284,3 +284,16 @@ def test_held_sqlite_lock_exits_75(sqlite_url):
     assert result.code == 75, result
     assert result.named("lock.waiting")[0]["holder"]["runner"] == "test-holder"
     assert "test-holder" in result.last["error"]
+
+
+@pytest.mark.reliability(
+    case="bundle with a gap in the legacy map", expected="exit 64, nothing written"
+)
+def test_gap_in_the_legacy_map_exits_64(bundle_copy, sqlite_url):
+    scripts = sorted((bundle_copy / "legacy" / "core" / "versions").glob("00[0-9]_*.py"))
+    middle = scripts[len(scripts) // 2]
+    middle.unlink()
+    result = run_gmg("dbupdate", "--migrations", str(bundle_copy), "--database-url", sqlite_url)
+    assert result.code == 64, result
+    assert "gap" in result.last["error"] and "core" in result.last["error"]
+    _assert_nothing_written(sqlite_url)
