@@ -69,6 +69,9 @@ def parse_events(stderr: str) -> list[dict]:
     return events
 
 
+_RUNS: list = []  # every run_gmg result of the current test, for the reliability report
+
+
 def run_gmg(
     *args: str,
     env: dict | None = None,
@@ -80,6 +83,7 @@ def run_gmg(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
     full_env.update(env or {})
     started = time.monotonic()
+    _RUNS.append(None)
     proc = subprocess.run(
         [GMG, *args],
         capture_output=True,
@@ -92,6 +96,7 @@ def run_gmg(
     result = Result(proc.returncode, proc.stdout, proc.stderr, elapsed=time.monotonic() - started)
     for secret in secrets:
         assert secret not in proc.stdout and secret not in proc.stderr, "password leaked"
+    _RUNS[-1] = result
     if json_logs:
         result.events = parse_events(proc.stderr)
         assert result.events, result
@@ -324,7 +329,7 @@ def _reliability_case(request):
         case = marker.kwargs["case"]
         params = getattr(request.node, "callspec", None)
         if params is not None:
-            case = f"{case} [{request.node.callspec.id}]"
+            case = f"{case} [{request.node.callspec.id}]".replace(PASSWORD, "***")
         request.node.user_properties.append(("case", case))
         request.node.user_properties.append(("expected", marker.kwargs["expected"]))
 
@@ -340,6 +345,21 @@ def observe(request):
 
 
 _REPORT_ROWS: list[dict] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A reliability case that records no observation gets its last run's: code, event, error."""
+    _RUNS.clear()
+    yield
+    props = dict(item.user_properties)
+    runs = [r for r in _RUNS if r is not None and r.events]
+    if "case" in props and "observed" not in props and runs:
+        last = runs[-1].last
+        text = f"exit {runs[-1].code}, {last['event']}"
+        if "error" in last:
+            text += f": {last['error'][:90]}"
+        item.user_properties.append(("observed", text.replace(PASSWORD, "***")))
 
 
 def pytest_runtest_logreport(report):
