@@ -43,10 +43,10 @@ def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[No
             engine, lock_key(bundle.name, bundle.version_table), settings.lock_timeout
         ):
             yield
-    elif settings.url.database in (None, "", ":memory:"):
+    elif (database := _sqlite_file(settings)) is None:
         yield  # a private in-memory database has nobody to race with
     else:
-        with file_lock(Path(f"{settings.url.database}.lock"), settings.lock_timeout):
+        with file_lock(Path(f"{database}.lock"), settings.lock_timeout):
             yield
 
 
@@ -100,6 +100,7 @@ def run(settings: Settings) -> dict:
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite database file, if there is one (not PostgreSQL, not in-memory)."""
     database = settings.url.database
     if settings.backend != "sqlite" or database in (None, "", ":memory:"):
         return None
@@ -176,7 +177,8 @@ def check(settings: Settings) -> dict:
 
 
 def _pending(settings: Settings, bundle: Bundle, enabled: tuple[str, ...]) -> dict:
-    if _sqlite_file_missing(settings):
+    database = _sqlite_file(settings)
+    if database is not None and not database.exists():
         state = classify.DbState(kind=classify.FRESH)  # opening it would create it
     else:
         engine = connect(settings)
@@ -194,15 +196,6 @@ def _pending(settings: Settings, bundle: Bundle, enabled: tuple[str, ...]) -> di
 
 def _since(started: float) -> float:
     return round(time.monotonic() - started, 3)
-
-
-def _sqlite_file_missing(settings: Settings) -> bool:
-    database = settings.url.database
-    return (
-        settings.backend == "sqlite"
-        and database not in (None, "", ":memory:")
-        and not Path(database).exists()
-    )
 
 
 def verify(settings: Settings) -> dict:
