@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg2
 import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -137,3 +139,41 @@ def test_positions_follow_depends_on():
         assert revision in applied and set(needs) <= applied
     everything = branches.positions(list(branches.heads.values()))
     assert everything == {c: frozenset({h}) for c, h in branches.heads.items()}
+
+
+def test_light_json_lines_match_structlogs(capsys, monkeypatch):
+    """Before structlog is loaded (the no-op path) events are written by hand: same lines."""
+    import re
+
+    from gmg_dbupdate import logs
+
+    monkeypatch.setattr(logs, "_secrets", {"s3cret"})
+    monkeypatch.setattr(logs, "_active", [])
+    fields = {"url": "postgresql://u:s3cret@h/db", "n": 3, "x": 1.5, "l": ["a", None], "o": {1, 2}}
+    lines = []
+    for active in (False, True):
+        logs.configure("json", "info")
+        if active:
+            logs.activate()
+        logs.get_logger().info("some.event", **fields)
+        logs.get_logger().debug("hidden.event", n=1)  # below the level: nothing written
+        logs.get_logger().warning("other.event", nested={"k": "s3cret"})
+        lines.append(capsys.readouterr().err.splitlines())
+    logs._active.clear()
+    light, full = ([json.loads(line) for line in batch] for batch in lines)
+    assert len(light) == len(full) == 2
+    for a, b in zip(light, full, strict=True):
+        assert list(a) == list(b)  # same keys in the same order: timestamp, level, event, …
+        stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
+        assert re.match(stamp, a.pop("timestamp")) and re.match(stamp, b.pop("timestamp"))
+        assert a == b
+    assert light[0]["url"] == "postgresql://u:***@h/db" and light[1]["nested"] == {"k": "***"}
+
+
+def test_bare_driver_errors_are_classified_like_wrapped_ones():
+    for message in ("Connection refused", "FATAL:  the database system is starting up"):
+        assert classify_connect_error(psycopg2.OperationalError(message)) is None
+    bad = psycopg2.OperationalError('FATAL:  password authentication failed for user "x"')
+    assert classify_connect_error(bad) is errors.PermissionDenied
+    assert classify_connect_error(psycopg2.ProgrammingError("syntax")) is errors.DbUpdateError
+    assert classify_connect_error(ValueError("not the database")) is None

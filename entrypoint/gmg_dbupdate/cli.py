@@ -115,16 +115,22 @@ def _fast(settings: Settings) -> int | None:
 
 
 def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
-    if (code := _fast(settings)) is not None:
-        return code
-    from .pipeline import check, run
-
     log = get_logger()
     if args.check:
+        if (code := _fast(settings)) is not None:
+            return code
+        from .pipeline import check
+
         result = check(settings)
         log.info("dbupdate.done", **result)
         return errors.OK if result["current"] else errors.PENDING
-    result = run(settings)
+    from . import fastpath
+
+    if (result := fastpath.run(settings)) is None:
+        from .pipeline import run
+
+        add_secret(settings.url.password)  # the full path: parse (and validate) the URL now
+        result = run(settings)
     log.info("dbupdate.done", **result)
     return errors.OK
 

@@ -16,6 +16,23 @@ def runner_name() -> str:
     return f"gmg-dbupdate:{socket.gethostname()}:{os.getpid()}"[:63]
 
 
+def pg_connect_args(connect_timeout: float) -> dict:
+    """psycopg2 connection arguments of every runner connection, the bare ones included."""
+    return {
+        "application_name": runner_name(),
+        "connect_timeout": max(1, int(connect_timeout)),
+        # Keepalives both ways: this runner notices a vanished server, and the server notices a
+        # vanished runner within ~25 s instead of the kernel's two hours, ending its session
+        # and so freeing the advisory lock it held.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
+        "-c tcp_keepalives_count=3",
+    }
+
+
 def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -26,23 +43,7 @@ def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
         engine = create_engine(url, poolclass=NullPool)
         _make_sqlite_transactional(engine)
         return engine
-    engine = create_engine(
-        url,
-        poolclass=NullPool,
-        connect_args={
-            "application_name": runner_name(),
-            "connect_timeout": max(1, int(connect_timeout)),
-            # Keepalives both ways: this runner notices a vanished server, and the server notices
-            # a vanished runner within ~25 s instead of the kernel's two hours, ending its
-            # session and so freeing the advisory lock it held.
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-            "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 "
-            "-c tcp_keepalives_count=3",
-        },
-    )
+    engine = create_engine(url, poolclass=NullPool, connect_args=pg_connect_args(connect_timeout))
     _drop_orphaned_work(engine)
     return engine
 

@@ -1,4 +1,9 @@
-"""One runner at a time: a PostgreSQL advisory lock, or an fcntl lock file beside SQLite."""
+"""One runner at a time: a PostgreSQL advisory lock, or an fcntl lock file beside SQLite.
+
+Both work on the bare driver, so the no-op path can take the lock without loading SQLAlchemy:
+a runner that finds the schema behind waits here first, and only the one that gets the lock
+loads the migration machinery.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +13,24 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-import tenacity
-from sqlalchemy import Engine, text
+from typing import Any
 
 from .db import runner_name
 from .errors import LockTimeout
 from .logs import get_logger
 
 _NAMESPACE = zlib.crc32(b"gmg-dbupdate") & 0x7FFFFFFF
-_POLL = tenacity.wait_fixed(0.2) + tenacity.wait_random(0, 0.2)
-_HOLDER_SQL = text(
-    """
+_HOLDER_SQL = """
     SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr,
-           a.backend_start, a.state
+           a.backend_start::text, a.state
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.classid = :k1 AND l.objid = :k2 AND l.objsubid = 2
-    """
-)
+      AND l.classid = %(k1)s AND l.objid = %(k2)s AND l.objsubid = 2
+"""
+_HOLDER_KEYS = ("pid", "application_name", "client_addr", "backend_start", "state")
 
 
 def lock_key(bundle_name: str, version_table: str) -> tuple[int, int]:
@@ -37,15 +38,77 @@ def lock_key(bundle_name: str, version_table: str) -> tuple[int, int]:
     return _NAMESPACE, zlib.crc32(f"{bundle_name}:{version_table}".encode()) & 0x7FFFFFFF
 
 
-def _poll(try_acquire: Callable[[], bool], holder: Callable[[], dict], timeout: float) -> float:
-    """Poll ``try_acquire`` until it succeeds; 75 at the deadline naming the holder."""
+class PostgresLock:
+    """Session-level advisory lock on a DB-API connection of its own (autocommit), never the
+    migration's: ending that session frees the lock even if the unlock cannot run."""
+
+    def __init__(self, connection: Any, key: tuple[int, int]) -> None:
+        connection.autocommit = True
+        self._connection = connection
+        self._params = {"k1": key[0], "k2": key[1]}
+
+    def _one(self, sql: str) -> tuple | None:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, self._params)
+            return cursor.fetchone()
+
+    def try_acquire(self) -> bool:
+        return bool(self._one("SELECT pg_try_advisory_lock(%(k1)s, %(k2)s)")[0])
+
+    def holder(self) -> dict:
+        row = self._one(_HOLDER_SQL)
+        return dict(zip(_HOLDER_KEYS, row, strict=True)) if row else {}
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception):
+            self._one("SELECT pg_advisory_unlock(%(k1)s, %(k2)s)")
+
+
+class FileLock:
+    """fcntl lock on ``path``; the holder writes who it is into the file for waiters."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def try_acquire(self) -> bool:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        os.ftruncate(self._fd, 0)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        me = {"runner": runner_name(), "pid": os.getpid(), "since": since}
+        os.pwrite(self._fd, json.dumps(me).encode(), 0)
+        return True
+
+    def holder(self) -> dict:
+        try:
+            return json.loads(self._path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+def wait_for(lock: PostgresLock | FileLock, timeout: float) -> float:
+    """Poll until ``lock`` is ours; 75 at the deadline naming the holder. Returns the wait."""
+    import tenacity  # only a runner that has to wait pays for it
+
     log = get_logger()
     started = time.monotonic()
     seen: dict = {"holder": None, "at": -1e9}
 
     def note_wait(state: tenacity.RetryCallState) -> None:
         now = time.monotonic()
-        who = holder()
+        who = lock.holder()
         if who != seen["holder"] or now - seen["at"] >= 10:
             log.info(
                 "lock.waiting", holder=who, waited_s=round(now - started, 3), deadline_s=timeout
@@ -54,20 +117,18 @@ def _poll(try_acquire: Callable[[], bool], holder: Callable[[], dict], timeout: 
 
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(timeout),
-        wait=_POLL,
+        wait=tenacity.wait_fixed(0.2) + tenacity.wait_random(0, 0.2),
         retry=tenacity.retry_if_result(lambda acquired: not acquired),
         before_sleep=note_wait,
     )
     try:
-        policy(try_acquire)
+        policy(lock.try_acquire)
     except tenacity.RetryError:
-        who = holder()
+        who = lock.holder()
         raise LockTimeout(
             f"lock not acquired within {timeout:g}s; held by {_describe(who)}", holder=who
         ) from None
-    waited = round(time.monotonic() - started, 3)
-    log.info("lock.acquired", waited_s=waited, runner=runner_name())
-    return waited
+    return round(time.monotonic() - started, 3)
 
 
 def _describe(holder: dict) -> str:
@@ -77,76 +138,37 @@ def _describe(holder: dict) -> str:
 
 
 @contextlib.contextmanager
-def postgres_lock(engine: Engine, key: tuple[int, int], timeout: float) -> Iterator[None]:
-    """Session-level advisory lock on a connection of its own, never the migration's."""
+def holding(lock: PostgresLock | FileLock, timeout: float, *, waited: float | None = None):
+    """Hold ``lock`` for the block: acquire it (unless ``waited`` says that is done), release
+    it on every way out. Logs ``lock.acquired`` and ``lock.released``."""
     log = get_logger()
-    params = {"k1": key[0], "k2": key[1]}
-    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    if waited is None:
+        waited = 0.0 if lock.try_acquire() else wait_for(lock, timeout)
+    log.info("lock.acquired", waited_s=waited, runner=runner_name())
     try:
-
-        def try_acquire() -> bool:
-            return bool(
-                connection.execute(text("SELECT pg_try_advisory_lock(:k1, :k2)"), params).scalar()
-            )
-
-        def holder() -> dict:
-            row = connection.execute(_HOLDER_SQL, params).mappings().first()
-            if row is None:
-                return {}
-            return {k: (str(v) if k == "backend_start" else v) for k, v in row.items()}
-
-        _poll(try_acquire, holder, timeout)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                connection.execute(text("SELECT pg_advisory_unlock(:k1, :k2)"), params)
-            log.info("lock.released")
+        yield
     finally:
-        # Ending the session frees the lock even when the unlock above could not run.
+        lock.release()
+        log.info("lock.released")
+
+
+@contextlib.contextmanager
+def postgres_lock(engine: Any, key: tuple[int, int], timeout: float) -> Iterator[None]:
+    """The full path's lock: its own connection from ``engine``, closed afterwards."""
+    raw = engine.raw_connection()
+    try:
+        with holding(PostgresLock(raw.driver_connection, key), timeout):
+            yield
+    finally:
         with contextlib.suppress(Exception):
-            connection.close()
+            raw.close()
 
 
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float) -> Iterator[None]:
-    """fcntl lock on ``path``; the holder writes who it is into the file for waiters."""
-    log = get_logger()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(path)
     try:
-
-        def try_acquire() -> bool:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            return True
-
-        def holder() -> dict:
-            try:
-                return json.loads(Path(path).read_text() or "{}")
-            except (OSError, ValueError):
-                return {}
-
-        _poll(try_acquire, holder, timeout)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(
-                fd,
-                json.dumps(
-                    {
-                        "runner": runner_name(),
-                        "pid": os.getpid(),
-                        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    }
-                ).encode(),
-                0,
-            )
+        with holding(lock, timeout):
             yield
-        finally:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            log.info("lock.released")
     finally:
-        os.close(fd)
+        lock.close()

@@ -1,14 +1,21 @@
-"""One structured event per line on stderr; Alembic's and the legacy runtime's messages too."""
+"""One structured event per line on stderr; Alembic's and the legacy runtime's messages too.
+
+structlog renders every event once the migration machinery is loaded (``activate``). Before
+that, on the no-op path that never loads it, JSON events are written by ``_write_json``, which
+produces the same line structlog would (``tests/test_units.py`` compares the two): importing
+structlog costs about as much CPU as the rest of a no-op run, because it imports asyncio.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import sys
 from typing import Any
 
-import structlog
-
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+_settings = {"format": "json", "level": "info"}
 _secrets: set[str] = set()
+_active: list[Any] = []  # the structlog logger, once activated
 
 
 def add_secret(secret: str | None) -> None:
@@ -53,13 +60,28 @@ def _lead_with_essentials(_logger: Any, _method: str, event_dict: dict) -> dict:
 
 
 def configure(log_format: str = "json", log_level: str = "info") -> None:
-    level = logging.getLevelNamesMapping()[log_level.upper()]
+    """Choose format and level; structlog itself is set up only if the run needs it."""
+    _settings.update(format=log_format, level=log_level)
+    if _active or log_format != "json":
+        _active.clear()
+        activate()
+
+
+def activate() -> None:
+    """Hand all rendering to structlog, and route stdlib logging (Alembic's) through it."""
+    if _active:
+        return
+    import logging
+
+    import structlog
+
+    level = _LEVELS[_settings["level"]]
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     ]
-    if log_format == "console":
+    if _settings["format"] == "console":
         renderer: Any = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     else:
         renderer = structlog.processors.JSONRenderer()
@@ -92,7 +114,51 @@ def configure(log_format: str = "json", log_level: str = "info") -> None:
     root.setLevel(level)
     # Alembic announces each of its autogenerate plugins at INFO on every start: noise.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(level, logging.WARNING))
+    _active.append(structlog.get_logger())
 
 
-def get_logger() -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger()
+def _write_json(level: str, event: str, fields: dict) -> None:
+    """The line structlog's JSON chain renders for ``event``, without importing structlog."""
+    from datetime import UTC, datetime
+
+    timestamp = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
+    line = {"timestamp": timestamp, "level": level, "event": event, **fields}
+    if _secrets:
+        line = {k: _scrub_value(v) for k, v in line.items()}
+    sys.stderr.write(json.dumps(line, default=repr) + "\n")
+    sys.stderr.flush()
+
+
+class _Logger:
+    """``get_logger()``: structlog once active; until then, JSON lines written directly."""
+
+    def _log(self, level: str, event: str, fields: dict) -> None:
+        if _LEVELS[level] < _LEVELS[_settings["level"]] and not _active:
+            return
+        if not _active:
+            _write_json(level, event, fields)
+            return
+        getattr(_active[0], level)(event, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log("error", event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        activate()  # tracebacks are rendered by structlog
+        _active[0].exception(event, **fields)
+
+
+_LOGGER = _Logger()
+
+
+def get_logger() -> _Logger:
+    return _LOGGER

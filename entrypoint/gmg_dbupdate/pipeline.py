@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -16,9 +17,14 @@ from .bundle import Bundle
 from .config import Settings, render_url
 from .db import make_engine
 from .lock import file_lock, lock_key, postgres_lock
-from .logs import get_logger
+from .logs import activate, get_logger
 from .upgrade import upgrade
 from .wait import wait_for_database
+
+if TYPE_CHECKING:
+    from .fastpath import Light
+
+activate()  # from here on structlog renders every event, Alembic's log records included
 
 
 def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
@@ -50,22 +56,29 @@ def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[No
             yield
 
 
-def run(settings: Settings) -> dict:
-    """``gmg dbupdate``: returns the ``dbupdate.done`` fields."""
+def run(settings: Settings, light: Light | None = None) -> dict:
+    """``gmg dbupdate``: returns the ``dbupdate.done`` fields.
+
+    ``light``: the light path has already announced the run, connected and taken the lock.
+    """
     log = get_logger()
-    started = time.monotonic()
+    started = light.started if light else time.monotonic()
     bundle, enabled = prepare(settings)
-    log.info(
-        "dbupdate.start",
-        url=render_url(settings.url),
-        bundle=str(bundle.root),
-        plugins=list(enabled),
-        wait_timeout_s=settings.wait_timeout,
-        lock_timeout_s=settings.lock_timeout,
-    )
-    engine = connect(settings)
+    if light is None:
+        log.info(
+            "dbupdate.start",
+            url=render_url(settings.url),
+            bundle=str(bundle.root),
+            plugins=list(enabled),
+            wait_timeout_s=settings.wait_timeout,
+            lock_timeout_s=settings.lock_timeout,
+        )
+        engine = connect(settings)
+    else:
+        engine = make_engine(settings.url, connect_timeout=min(10, settings.wait_timeout))
     try:
-        with exclusive(engine, settings, bundle):
+        held = contextlib.nullcontext() if light else exclusive(engine, settings, bundle)
+        with held:
             database = _sqlite_file(settings)
             if database is not None:
                 snapshot.restore_leftover(database)

@@ -1,15 +1,20 @@
-"""Wait for the database: one tenacity policy, one function deciding what is worth retrying."""
+"""Wait for the database: one tenacity policy, one function deciding what is worth retrying.
+
+Works on any connect callable, the bare driver's (no-op path) or an engine's (full path): both
+raise the driver's errors, SQLAlchemy's wrapped with the original as ``.orig``.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
-
-import tenacity
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from collections.abc import Callable
+from typing import TypeVar
 
 from .errors import ConfigError, DatabaseUnavailable, DbUpdateError, PermissionDenied
 from .logs import get_logger, scrub
+
+T = TypeVar("T")
 
 # SQLSTATEs and libpq messages that no amount of waiting will fix.
 _AUTH_CODES = {"28P01", "28000", "42501"}
@@ -21,6 +26,26 @@ _AUTH_TEXT = (
     "permission denied",
 )
 _MISSING_DB_CODES = {"3D000"}
+_DRIVERS = ("psycopg2", "sqlite3")
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The DB-API exception ``exc`` is or wraps, if any (a driver not imported raised none)."""
+    orig = getattr(exc, "orig", exc)
+    for name in _DRIVERS:
+        module = sys.modules.get(name)
+        if module is not None and isinstance(orig, module.Error):
+            return orig
+    return None
+
+
+def _operational(exc: BaseException) -> bool:
+    orig = _driver_error(exc)
+    return orig is not None and any(
+        isinstance(orig, sys.modules[name].OperationalError)
+        for name in _DRIVERS
+        if name in sys.modules
+    )
 
 
 def classify_connect_error(exc: BaseException) -> type[DbUpdateError] | None:
@@ -41,7 +66,7 @@ def classify_connect_error(exc: BaseException) -> type[DbUpdateError] | None:
         return PermissionDenied
     if "unable to open database file" in message or "readonly database" in message:
         return PermissionDenied
-    if isinstance(exc, OperationalError) or not isinstance(exc, DBAPIError):
+    if _driver_error(exc) is None or _operational(exc):
         return None
     return DbUpdateError
 
@@ -52,33 +77,55 @@ def _first_line(exc: BaseException) -> str:
     return scrub(lines[0] if lines else type(orig).__name__)
 
 
-def wait_for_database(engine: Engine, deadline_s: float) -> dict:
-    """Block until ``SELECT 1`` succeeds; raise 69 at the deadline, 77/64 at once if permanent."""
+def _transient(exc: BaseException) -> bool:
+    return _operational(exc) and classify_connect_error(exc) is None
+
+
+def _refusal(exc: BaseException, deadline_s: float) -> BaseException:
+    """What to raise for a connect error that is not (or no longer) worth retrying."""
+    if _driver_error(exc) is None:
+        return exc  # not the database's answer: a bug, reported as a crash
+    kind = classify_connect_error(exc)
+    if kind is None:
+        return DatabaseUnavailable(
+            f"database unreachable after {deadline_s:g}s: {_first_line(exc)}"
+        )
+    return kind(f"cannot connect: {_first_line(exc)}")
+
+
+def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
+    """Call ``connect`` until it succeeds; 69 at the deadline, 77/64 at once if permanent.
+
+    Returns its result and the ``db.ready`` fields (``attempts``, ``waited_s``).
+    """
     log = get_logger()
     started = time.monotonic()
+    try:  # most starts find the database up: tenacity is imported only to wait
+        return connect(), {"attempts": 1, "waited_s": round(time.monotonic() - started, 3)}
+    except Exception as exc:
+        if not _transient(exc):
+            raise _refusal(exc, deadline_s) from None
+        first = exc
+
+    import tenacity
+
     last_logged = {"at": -1e9, "error": None}
 
-    def ping() -> str:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            return connection.dialect.server_version_info
-
-    def transient(exc: BaseException) -> bool:
-        return isinstance(exc, OperationalError) and classify_connect_error(exc) is None
-
-    def note_wait(state: tenacity.RetryCallState) -> None:
-        error = _first_line(state.outcome.exception())
+    def note_wait(attempt: int, exc: BaseException) -> None:
+        error = _first_line(exc)
         now = time.monotonic()
         if error != last_logged["error"] or now - last_logged["at"] >= 5:
             log.info(
                 "db.waiting",
-                attempt=state.attempt_number,
+                attempt=attempt,
                 error=error,
                 waited_s=round(now - started, 3),
                 deadline_s=deadline_s,
             )
             last_logged.update(at=now, error=error)
 
+    note_wait(1, first)
+    time.sleep(min(0.1, max(0.0, deadline_s - (time.monotonic() - started))))
     # ≤ 10 attempts a second, and never more than ~0.5 s late once the server is up; the last
     # sleep is cut short so that the final attempt falls on the deadline, not after it.
     backoff = tenacity.wait_exponential_jitter(initial=0.1, max=0.4, jitter=0.1)
@@ -87,29 +134,32 @@ def wait_for_database(engine: Engine, deadline_s: float) -> dict:
         return min(backoff(state), max(0.0, deadline_s - (time.monotonic() - started)))
 
     policy = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(deadline_s),
+        stop=tenacity.stop_after_delay(max(0.0, deadline_s - (time.monotonic() - started))),
         wait=until_deadline,
-        retry=tenacity.retry_if_exception(transient),
-        before_sleep=note_wait,
+        retry=tenacity.retry_if_exception(_transient),
+        before_sleep=lambda state: note_wait(state.attempt_number + 1, state.outcome.exception()),
         reraise=True,
     )
     try:
         for attempt in policy:
             with attempt:
-                version = ping()
-    except OperationalError as exc:
-        kind = classify_connect_error(exc)
-        if kind is None:
-            raise DatabaseUnavailable(
-                f"database unreachable after {deadline_s:g}s: {_first_line(exc)}"
-            ) from None
-        raise kind(f"cannot connect: {_first_line(exc)}") from None
-    except DBAPIError as exc:
-        kind = classify_connect_error(exc) or DbUpdateError
-        raise kind(f"cannot connect: {_first_line(exc)}") from None
-    attempts = attempt.retry_state.attempt_number
-    return {
-        "attempts": attempts,
+                result = connect()
+    except Exception as exc:
+        raise _refusal(exc, deadline_s) from None
+    return result, {
+        "attempts": attempt.retry_state.attempt_number + 1,
         "waited_s": round(time.monotonic() - started, 3),
-        "server_version": ".".join(str(p) for p in version or ()) or None,
     }
+
+
+def wait_for_database(engine, deadline_s: float) -> dict:
+    """The full path's wait: ``SELECT 1`` through ``engine``; returns the ``db.ready`` fields."""
+    from sqlalchemy import text
+
+    def ping() -> tuple:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            return connection.dialect.server_version_info
+
+    version, ready = wait_for(ping, deadline_s)
+    return {**ready, "server_version": ".".join(str(p) for p in version or ()) or None}
