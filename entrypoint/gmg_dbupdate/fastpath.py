@@ -30,7 +30,7 @@ from .logs import add_secret, get_logger
 from .snapshot import snapshot_path
 
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
-_NICE_WHILE_WAITING = 10
+_NICE_WHILE_WAITING = 19  # the lowest priority: a waiting runner takes only idle CPU
 
 
 class Light:

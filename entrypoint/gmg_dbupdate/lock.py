@@ -104,20 +104,23 @@ def wait_for(lock: PostgresLock | FileLock, timeout: float) -> float:
 
     log = get_logger()
     started = time.monotonic()
-    seen: dict = {"holder": None, "at": -1e9}
+    seen: dict = {"holder": None, "logged": -1e9, "asked": -1e9}
 
     def note_wait(state: tenacity.RetryCallState) -> None:
         now = time.monotonic()
+        if now - seen["asked"] < 1:  # who holds it: asked once a second, not at every poll
+            return
         who = lock.holder()
-        if who != seen["holder"] or now - seen["at"] >= 10:
+        seen["asked"] = now
+        if who != seen["holder"] or now - seen["logged"] >= 10:
             log.info(
                 "lock.waiting", holder=who, waited_s=round(now - started, 3), deadline_s=timeout
             )
-            seen.update(holder=who, at=now)
+            seen.update(holder=who, logged=now)
 
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_fixed(0.2) + tenacity.wait_random(0, 0.2),
+        wait=tenacity.wait_fixed(0.1) + tenacity.wait_random(0, 0.1),
         retry=tenacity.retry_if_result(lambda acquired: not acquired),
         before_sleep=note_wait,
     )
