@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -228,4 +229,11 @@ def _fail(log, code: int, message: str, context: dict) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # Every connection, lock and file is closed by now. Tearing the interpreter down (every
+    # module of SQLAlchemy and Alembic, every revision script loaded) would only add a few
+    # tenths of a second to each pod start, so the process ends here, its output flushed.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)

@@ -63,7 +63,11 @@ def run(settings: Settings, light: Light | None = None) -> dict:
     """
     log = get_logger()
     started = light.started if light else time.monotonic()
-    bundle, enabled = prepare(settings)
+    if light is None:
+        bundle, enabled = prepare(settings)
+    else:  # its index already stands for the history and the models' tables
+        bundle, enabled = light.bundle, light.enabled
+        bundle.check_handoff()
     if light is None:
         log.info(
             "dbupdate.start",
