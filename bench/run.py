@@ -83,6 +83,8 @@ REPS_QUICK = {
 }
 SCENARIOS = ("noop", "ready", "replicas", "history")
 REPLICAS = 20
+# What any Python client pays before it can even ask for the lock: the floor of a crowd.
+FLOOR_PY = "import sys, psycopg2; c = psycopg2.connect(sys.argv[1]); c.cursor().execute('SELECT 1')"
 HISTORY_COMPONENTS = 10
 HISTORY_STEPS = 50
 READY_DELAY_S = 3.0  # how long the job waits for the database before it is started
@@ -727,6 +729,10 @@ def scenario_replicas(server: Server, work: Path, reps: dict, res: Results) -> N
         require(proc, alembic_applied(proc) > 0, "bare Alembic applied nothing")
         bares.append(proc)
 
+    floors: list[list[Proc]] = []
+    solo_floors: list[Proc] = []
+    restarts: list[list[Proc]] = []
+
     def replicas() -> None:
         name = server.fresh("replicas")
         url = server.url(name)
@@ -739,6 +745,19 @@ def scenario_replicas(server: Server, work: Path, reps: dict, res: Results) -> N
         if changed != 1:
             raise BenchError(f"{changed} replicas changed the database; exactly 1 should")
         batches.append(procs)
+        # The same 20 restarted on the now current database (a rolling restart).
+        again = run_batch([(f"restart {i + 1}", gmg_argv(url)) for i in range(REPLICAS)])
+        for proc in again:
+            done = proc.event("dbupdate.done") or {}
+            require(proc, done.get("changed") is False, "restarted replica failed or changed")
+        restarts.append(again)
+        # The floor on this machine: 20 Pythons that only import the driver and connect.
+        floor = [str(BIN / "python"), "-c", FLOOR_PY, url]
+        procs = run_batch([(f"floor {i + 1}", floor) for i in range(REPLICAS)])
+        for proc in procs:
+            require(proc, proc.code == 0, "bare connect failed")
+        floors.append(procs)
+        solo_floors.append(run_one("floor, alone", floor))
 
     single()
     bare_fresh()  # warm-up: discarded
@@ -784,6 +803,36 @@ def scenario_replicas(server: Server, work: Path, reps: dict, res: Results) -> N
             None,
         )
     )
+    restart = median([max(p.elapsed for p in batch) for batch in restarts])
+    res.sample("replicas: restart on a current database, slowest of 20 (s)", [restart])
+    res.figures.append(
+        Figure(
+            "replicas",
+            f"the same {REPLICAS} restarted at once on the now current database: slowest",
+            restart,
+            "s",
+            one,
+            "one run alone on a fresh database",
+            "(information)",
+            None,
+        )
+    )
+    floor = median([max(p.elapsed for p in batch) for batch in floors])
+    res.sample("replicas: floor, slowest of 20 bare connects (s)", [floor])
+    res.figures.append(
+        Figure(
+            "replicas",
+            f"floor: {REPLICAS} Python processes at once that only import psycopg2, connect "
+            "and `SELECT 1`: slowest",
+            floor,
+            "s",
+            one,
+            "one run alone on a fresh database",
+            "(information)",
+            None,
+            note=f"single run + floor = {one + floor:.3f} s",
+        )
+    )
     b = median(
         res.sample("replicas: bare alembic upgrade heads, fresh (s)", [p.elapsed for p in bares])
     )
@@ -819,6 +868,18 @@ def scenario_replicas(server: Server, work: Path, reps: dict, res: Results) -> N
         f"CPU time (user+sys): one run {cpu_single:.3f} s; a batch of {REPLICAS} {cpu_batch:.3f} s "
         f"in total, i.e. at least {cpu_batch / cores:.3f} s of wall time on {cores} cores "
         "before any waiting.",
+    )
+    cpu_floor = median([sum(p.cpu_s for p in batch) for batch in floors])
+    solo = median([p.elapsed for p in solo_floors])
+    bound = floor + one - solo
+    res.note(
+        "replicas",
+        f"The floor: {REPLICAS} processes that do nothing but start Python, import psycopg2, "
+        f"connect and `SELECT 1` take {cpu_floor:.3f} s of CPU in all and {floor:.3f} s of wall "
+        f"time on {cores} cores (one alone: {solo:.3f} s). Every replica pays that start-up "
+        "before it can ask for the lock, and the winner still has the rest of its run to do "
+        f"after it, so no crowd of Python runners finishes here sooner than about floor + "
+        f"single run − one start-up = {bound:.3f} s, against a target of {one + 1.0:.3f} s.",
     )
     res.note("replicas", "Where the time goes, one run alone: " + phases(singles))
     res.note("replicas", f"Where the time goes, {REPLICAS} at once (all batches): " + phases(every))
