@@ -297,3 +297,27 @@ def test_gap_in_the_legacy_map_exits_64(bundle_copy, sqlite_url):
     assert result.code == 64, result
     assert "gap" in result.last["error"] and "core" in result.last["error"]
     _assert_nothing_written(sqlite_url)
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["light-path", "full-path"])
+def test_role_that_cannot_read_the_schema_exits_77(pg_url, tmp_path, indexed):
+    assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
+    role = f"reader_{time.monotonic_ns() % 10**9}"
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (PASSWORD,))
+        cur.execute(f"GRANT USAGE ON SCHEMA public TO {role}")  # but nothing on the tables
+    conn.close()
+    bundle = BUNDLE
+    if not indexed:  # no index: the full path reads the schema with SQLAlchemy
+        bundle = tmp_path / "bundle"
+        shutil.copytree(BUNDLE, bundle, ignore=shutil.ignore_patterns("__pycache__"))
+        (bundle / "bundle-index.json").unlink()
+    before = query(pg_url, "SELECT version_num FROM alembic_version")
+    url = make_url(pg_url).set(username=role).render_as_string(False)
+    result = run_gmg("dbupdate", "--database-url", url, "--migrations", str(bundle))
+    assert result.code == 77, result
+    assert result.last["error"].startswith("permission denied:"), result.last
+    assert "alembic_version" in result.last["error"]
+    assert query(pg_url, "SELECT version_num FROM alembic_version") == before

@@ -15,6 +15,7 @@ from .errors import ConfigError, DbUpdateError, StateRefused
 from .logs import add_secret, configure, get_logger, scrub
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+_INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -215,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(log, exc.exit_code, str(exc), exc.context)
         if not isinstance(exc, Exception):
             raise
+        if getattr(getattr(exc, "orig", exc), "pgcode", None) == _INSUFFICIENT_PRIVILEGE:
+            # The role may connect but not read or change what it must: 77, not a crash.
+            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            return _fail(log, errors.NOPERM, f"permission denied: {first}", {})
         log.exception("dbupdate.crashed")  # an unexpected crash is still a clean, logged 70
         return _fail(log, errors.SOFTWARE, f"{type(exc).__name__}: {exc}", {})
     return code

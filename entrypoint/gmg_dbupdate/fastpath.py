@@ -99,6 +99,9 @@ class Light:
             else:
                 facts = _read_pg(self._connection, self.bundle)
         except Exception:
+            if self._connection is not None:  # leave no failed transaction behind
+                with contextlib.suppress(Exception):
+                    self._connection.rollback()
             return None
         return None if facts is None else classify.decide(self.bundle, *facts)
 
