@@ -143,12 +143,19 @@ def test_positions_follow_depends_on():
 
 def test_light_json_lines_match_structlogs(capsys, monkeypatch):
     """Before structlog is loaded (the no-op path) events are written by hand: same lines."""
+    import logging
     import re
+
+    import structlog
 
     from gmg_dbupdate import logs
 
     monkeypatch.setattr(logs, "_secrets", {"s3cret"})
     monkeypatch.setattr(logs, "_active", [])
+    monkeypatch.setattr(logs, "_settings", dict(logs._settings))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     fields = {"url": "postgresql://u:s3cret@h/db", "n": 3, "x": 1.5, "l": ["a", None], "o": {1, 2}}
     lines = []
     for active in (False, True):
@@ -160,6 +167,7 @@ def test_light_json_lines_match_structlogs(capsys, monkeypatch):
         logs.get_logger().warning("other.event", nested={"k": "s3cret"})
         lines.append(capsys.readouterr().err.splitlines())
     logs._active.clear()
+    structlog.reset_defaults()  # activate() pointed structlog at this test's captured stream
     light, full = ([json.loads(line) for line in batch] for batch in lines)
     assert len(light) == len(full) == 2
     for a, b in zip(light, full, strict=True):
@@ -177,3 +185,29 @@ def test_bare_driver_errors_are_classified_like_wrapped_ones():
     assert classify_connect_error(bad) is errors.PermissionDenied
     assert classify_connect_error(psycopg2.ProgrammingError("syntax")) is errors.DbUpdateError
     assert classify_connect_error(ValueError("not the database")) is None
+
+
+def test_a_signal_is_never_swallowed_by_the_light_path(monkeypatch, tmp_path):
+    """SIGTERM while the light path loads the bundle must surface as Interrupted (→ 143)."""
+    from gmg_dbupdate import fastpath
+    from gmg_dbupdate.bundle import Bundle
+    from gmg_dbupdate.errors import Interrupted
+
+    def interrupted(*_args, **_kw):
+        raise Interrupted(15, "SIGTERM")
+
+    monkeypatch.setattr(Bundle, "load", interrupted)
+    settings = config.resolve({"database_url": "postgresql://u@h/db"}, {}, parse=False)
+    with pytest.raises(Interrupted):
+        fastpath.run(settings)
+    with pytest.raises(Interrupted):
+        fastpath.try_current(settings)
+
+
+def test_ambiguous_userinfo_leaves_the_light_path_and_is_masked():
+    from gmg_dbupdate import fastpath
+
+    url = "postgresql://u:pa@ss@host/db"
+    settings = config.resolve({"database_url": url}, {}, parse=False)
+    assert fastpath._target(settings) is None
+    assert config.mask_url_text(url) == "postgresql://u:***@host/db"

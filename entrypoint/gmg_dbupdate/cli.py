@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_secret(settings.password_override)
         code = VERBS[args.verb](settings, args)
     except BaseException as exc:
+        interrupts.settle()  # the failure is reported whatever arrives now
         signum = interrupts.received()
         if signum is not None:  # whatever surfaced (a cancelled statement, say), a signal won
             name = signal.Signals(signum).name
@@ -235,6 +236,7 @@ def _fail(log, code: int, message: str, context: dict) -> int:
 
 def entry() -> None:
     code = main()
+    interrupts.settle()
     # Every connection, lock and file is closed by now. Tearing the interpreter down (every
     # module of SQLAlchemy and Alembic, every revision script loaded) would only add a few
     # tenths of a second to each pod start, so the process ends here, its output flushed.

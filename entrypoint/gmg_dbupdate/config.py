@@ -22,7 +22,7 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
 
-_USERINFO = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_USERINFO = re.compile(r"(://[^:/@\s]*:)[^/\s]*@")  # to the last @ before the host
 
 
 def default_bundle_dir() -> Path:

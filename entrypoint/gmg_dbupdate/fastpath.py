@@ -26,6 +26,7 @@ from . import classify
 from .bundle import Bundle
 from .config import Settings, mask_url_text
 from .db import pg_connect_args, runner_name
+from .errors import Interrupted
 from .logs import add_secret, get_logger
 from .snapshot import snapshot_path
 
@@ -53,6 +54,8 @@ class Light:
                 return None
             enabled = bundle.resolve_plugins(settings.plugins)
             target = _target(settings)
+        except Interrupted:
+            raise
         except Exception:  # the full path reports errors properly
             return None
         return None if target is None else cls(settings, bundle, enabled, target)
@@ -83,8 +86,13 @@ class Light:
         from .wait import wait_for
 
         self._connection, ready = wait_for(self._pg_connect, self.settings.wait_timeout)
-        version = self._connection.server_version
-        return {**ready, "server_version": f"{version // 10000}.{version % 10000}"}
+        v = self._connection.server_version  # 150020 → 15.20; 90624 → 9.6.24
+        version = (
+            f"{v // 10000}.{v % 10000}"
+            if v >= 100000
+            else f"{v // 10000}.{v // 100 % 100}.{v % 100}"
+        )
+        return {**ready, "server_version": version}
 
     def _pg_connect(self):
         import psycopg2
@@ -98,6 +106,8 @@ class Light:
                 facts = _read_sqlite(self._target, self.bundle)
             else:
                 facts = _read_pg(self._connection, self.bundle)
+        except Interrupted:
+            raise
         except Exception:
             if self._connection is not None:  # leave no failed transaction behind
                 with contextlib.suppress(Exception):
@@ -149,6 +159,7 @@ def run(settings: Settings) -> dict | None:
             return light.finish(state)
         lock = light.lock()
         waited = None
+        priority = os.getpriority(os.PRIO_PROCESS, 0)
         if not lock.try_acquire():
             with contextlib.suppress(OSError):
                 os.nice(_NICE_WHILE_WAITING)  # the holder is migrating: let it have the CPU
@@ -157,10 +168,25 @@ def run(settings: Settings) -> dict | None:
             state = light.read()  # classification is always re-done under the lock
             if light.is_current(state):
                 return light.finish(state)
+            _restore_priority(priority)  # this runner migrates after all (the holder failed)
             from .pipeline import run as full_run
 
             add_secret(settings.url.password)
             return full_run(settings, light=light)
+
+
+def _restore_priority(priority: int) -> None:
+    """Back to the priority the run started with, where the system allows raising it."""
+    if os.getpriority(os.PRIO_PROCESS, 0) == priority:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, priority)
+    except OSError:  # an unprivileged process may not (RLIMIT_NICE): say so
+        get_logger().warning(
+            "lock.priority",
+            nice=os.getpriority(os.PRIO_PROCESS, 0),
+            reason="waited at a lower CPU priority and cannot raise it back; migrating anyway",
+        )
 
 
 def try_current(settings: Settings) -> dict | None:
@@ -179,6 +205,8 @@ def _one_look(light: Light) -> dict | None:
             if light.backend == "postgresql":
                 light._connection = light._pg_connect()
                 light._connection.set_session(readonly=True)
+        except Interrupted:
+            raise
         except Exception:
             return None
         state = light.read()
@@ -203,6 +231,8 @@ def _target(settings: Settings) -> tuple[str, object] | None:
         path = text.removeprefix("sqlite:///")
         return ("sqlite", Path(path)) if path and path != ":memory:" else None
     parts = urlsplit(text)
+    if parts.netloc.count("@") > 1:  # read differently by urlsplit and SQLAlchemy: full path
+        return None
     database = unquote(parts.path.lstrip("/"))
     if parts.scheme not in _PG_SCHEMES or not database or "/" in database:
         return None

@@ -34,6 +34,12 @@ def _handler(signum: int, _frame: Any) -> None:
         raise Interrupted(signum, signal.Signals(signum).name)
 
 
+def settle() -> None:
+    """From here on (reporting, exiting) a signal is recorded but no longer interrupts."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda n, _f: _received.append(n))
+
+
 def _watch(fd: int) -> None:
     while True:
         try:
