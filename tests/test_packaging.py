@@ -118,6 +118,24 @@ BAD_VALUES = {
         {"database": {"urlKey": "", "passwordKey": "pw", "url": "postgresql://u:secret@h/d"}},
         "/database/url",
     ),
+    "password with a slash in url": (
+        {"database": {"urlKey": "", "passwordKey": "pw", "url": "postgresql://u:se/cret@h/d"}},
+        "/database/url",
+    ),
+    "password in the query string": (
+        {"database": {"urlKey": "", "passwordKey": "pw", "url": "postgresql://u@h/d?password=x"}},
+        "/database/url",
+    ),
+    "key passphrase in the query string": (
+        {
+            "database": {
+                "urlKey": "",
+                "passwordKey": "pw",
+                "url": "postgresql://u@h/d?sslmode=verify-full&sslpassword=x",
+            }
+        },
+        "/database/url",
+    ),
     "url key and password key": (
         {"database": {"passwordKey": "pw", "url": "postgresql://u@h/d"}},
         "/database",

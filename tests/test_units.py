@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from gmg_dbupdate import config, errors
+from gmg_dbupdate.logs import add_secret, scrub
 from gmg_dbupdate.wait import classify_connect_error
 
 
@@ -67,15 +68,61 @@ def test_unexpected_database_errors_are_not_retried():
     assert classify_connect_error(exc) is errors.DbUpdateError
 
 
-def test_mask_url_text():
-    assert config.mask_url_text("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
-    assert config.mask_url_text("no password here") == "no password here"
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgresql://u:p%40ss@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("no password here", "no password here"),
+        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db"),
+        ("sqlite:////data/x.db", "sqlite:////data/x.db"),
+        # mistyped: one slash, no colon, a password with an unencoded / or space or @
+        ("postgresql:/user:Secret@host/db", "postgresql:/user:***@host/db"),
+        ("postgresql//user:Secret@host/db", "postgresql//user:***@host/db"),
+        ("postgresql://user:Se/cret@host/db", "postgresql://user:***@host/db"),
+        ("postgresql://user:Se cret@host/db", "postgresql://user:***@host/db"),
+        ("postgresql://user:Se@cr:et@host/db", "postgresql://user:***@host/db"),
+        ("postgresql://user:/Secret@host/db", "postgresql://user:***@host/db"),
+        ("postgresql://user:Secret@host:notaport/db", "postgresql://user:***@host:notaport/db"),
+        (
+            "malformed database URL: 'mysql://u:Secret@h/db'",
+            "malformed database URL: 'mysql://u:***@h/db'",
+        ),
+        # query-string and keyword secrets libpq accepts; paths are not secrets
+        ("postgresql://u@h/db?password=Secret", "postgresql://u@h/db?password=***"),
+        (
+            "postgresql://u@h/db?sslmode=require&sslpassword=Secret&sslkey=/k.pem",
+            "postgresql://u@h/db?sslmode=require&sslpassword=***&sslkey=/k.pem",
+        ),
+        ("postgresql://u@h/db?passfile=/run/pgpass", "postgresql://u@h/db?passfile=/run/pgpass"),
+        ("host=h password='Se cret' dbname=d", "host=h password=*** dbname=d"),
+        ("{'user': 'u', 'password': 'Secret'}", "{'user': 'u', 'password': ***}"),
+        ("PASSWORD=Secret", "PASSWORD=***"),
+        (
+            "FATAL:  password authentication failed for user",
+            "FATAL:  password authentication failed for user",
+        ),
+    ],
+)
+def test_scrub_masks_any_url_shaped_text(text, masked):
+    assert scrub(text) == masked
+    assert "Secret" not in scrub(text) and "Se cret" not in scrub(text)
+
+
+def test_a_known_secret_is_masked_as_a_whole_token_only(monkeypatch):
+    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    add_secret("postgres")
+    add_secret("p/w")
+    assert scrub("postgresql://postgres@h/postgres") == "postgresql://***@h/***"
+    assert scrub("error near postgres_fdw: postgres") == "error near postgres_fdw: ***"
+    assert scrub("p%2Fw and p/w") == "*** and ***"
 
 
 def test_rendered_urls_hide_the_password():
     url = config.parse_url("postgres://gmg:hunter2@db:5432/mediagoblin")
     assert url.drivername == "postgresql+psycopg2"
     assert "hunter2" not in config.render_url(url)
+    url = config.parse_url("postgresql://gmg@db/mg?password=hunter2&sslpassword=hunter3")
+    assert "hunter" not in config.render_url(url)
 
 
 def test_flag_beats_env_beats_default(tmp_path):
@@ -210,4 +257,4 @@ def test_ambiguous_userinfo_leaves_the_light_path_and_is_masked():
     url = "postgresql://u:pa@ss@host/db"
     settings = config.resolve({"database_url": url}, {}, parse=False)
     assert fastpath._target(settings) is None
-    assert config.mask_url_text(url) == "postgresql://u:***@host/db"
+    assert scrub(url) == "postgresql://u:***@host/db"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .bundle import Bundle
 from .config import Settings
-from .errors import ConfigError, MigrationFailed
+from .errors import ConfigError, MigrationFailed, PermissionDenied
+from .wait import classify_connect_error, first_line
 
 
 def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> int:
@@ -30,5 +31,8 @@ def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> i
     except CommandError as exc:
         raise ConfigError(f"alembic: {exc}") from None
     except Exception as exc:
+        refusal = classify_connect_error(exc)
+        if refusal in (PermissionDenied, ConfigError):  # a wrong password is not a crash
+            raise refusal(f"cannot connect: {first_line(exc)}") from None
         raise MigrationFailed(f"alembic {options.cmd[0].__name__} failed: {exc}") from exc
     return 0

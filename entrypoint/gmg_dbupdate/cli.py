@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import errors, interrupts
-from .config import LOG_FORMATS, LOG_LEVELS, Settings, mask_url_text, resolve
+from .config import LOG_FORMATS, LOG_LEVELS, Settings, resolve
 from .errors import ConfigError, DbUpdateError, StateRefused
 from .logs import add_secret, configure, get_logger, scrub
 
@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(log, code: int, message: str, context: dict) -> int:
-    message = scrub(mask_url_text(message))
+    message = scrub(message)
     fields = {k: v for k, v in context.items() if v is not None}
     log.error("dbupdate.failed", exit_code=code, error=message, **fields)
     _write_termination_message(f"gmg dbupdate failed (exit {code}): {message}")

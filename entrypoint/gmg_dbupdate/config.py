@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+from .logs import scrub
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only once a URL is parsed (not on the fast path)
     from sqlalchemy.engine import URL
@@ -22,21 +22,15 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
 
-_USERINFO = re.compile(r"(://[^:/@\s]*:)[^/\s]*@")  # to the last @ before the host
-
 
 def default_bundle_dir() -> Path:
     """The bundle shipped beside the engine (a source checkout, or the image's copy)."""
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-def mask_url_text(text: str) -> str:
-    """Mask a password in URL-shaped text that could not be parsed as a URL."""
-    return _USERINFO.sub(r"\1***@", text)
-
-
 def render_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """The URL as logs show it: the password masked, in the userinfo or the query string."""
+    return scrub(url.render_as_string(hide_password=False))
 
 
 @dataclass(frozen=True)
@@ -104,7 +98,7 @@ def parse_url(raw: str) -> URL:
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError):
-        raise ConfigError(f"malformed database URL: {mask_url_text(raw)!r}") from None
+        raise ConfigError(f"malformed database URL: {scrub(raw)!r}") from None
     if url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
         url = url.set(drivername="postgresql+psycopg2")
     backend, driver = url.get_backend_name(), url.get_driver_name()

@@ -50,7 +50,9 @@ def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
 
 def _drop_orphaned_work(engine: Engine) -> None:
     """If this runner dies mid-statement, the server aborts the statement within seconds
-    (PostgreSQL ≥ 14) instead of running it, locks held, to completion."""
+    (PostgreSQL ≥ 14) instead of running it, locks held, to completion. And a connection
+    that waits idle for a phase to end (the legacy runtime's) is not ended by a DBA's idle
+    timeouts."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -58,7 +60,10 @@ def _drop_orphaned_work(engine: Engine) -> None:
         if dbapi_connection.server_version >= 140000:
             dbapi_connection.autocommit = True  # a SET inside a transaction could be rolled back
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET client_connection_check_interval = 2000")
+                cursor.execute(
+                    "SET client_connection_check_interval = 2000; "
+                    "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0"
+                )
             dbapi_connection.autocommit = False
 
 

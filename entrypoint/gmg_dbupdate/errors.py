@@ -48,6 +48,12 @@ class LockTimeout(DbUpdateError):
     exit_code = TEMPFAIL
 
 
+class LockLost(DbUpdateError):
+    """The lock session ended while this runner worked: it commits nothing, another may run."""
+
+    exit_code = TEMPFAIL
+
+
 class PermissionDenied(DbUpdateError):
     exit_code = NOPERM
 

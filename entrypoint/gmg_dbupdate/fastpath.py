@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import classify
 from .bundle import Bundle
-from .config import Settings, mask_url_text
+from .config import Settings
 from .db import pg_connect_args, runner_name
 from .errors import Interrupted
-from .logs import add_secret, get_logger
+from .logs import add_secret, get_logger, scrub
 from .snapshot import snapshot_path
 
 _PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
@@ -44,6 +44,7 @@ class Light:
         self.backend, self._target = target
         self.started = time.monotonic()
         self._connection = None
+        self.fence = None  # set once this run holds the lock (PostgreSQL)
 
     @classmethod
     def open(cls, settings: Settings) -> Light | None:
@@ -74,7 +75,7 @@ class Light:
     def announce(self) -> None:
         get_logger().info(
             "dbupdate.start",
-            url=mask_url_text(self.settings.url_text),
+            url=scrub(self.settings.url_text),
             bundle=str(self.bundle.root),
             plugins=list(self.enabled),
             wait_timeout_s=self.settings.wait_timeout,
@@ -169,6 +170,7 @@ def run(settings: Settings) -> dict | None:
             if light.is_current(state):
                 return light.finish(state)
             _restore_priority(priority)  # this runner migrates after all (the holder failed)
+            light.fence = lock.fence()
             from .pipeline import run as full_run
 
             add_secret(settings.url.password)
@@ -215,7 +217,7 @@ def _one_look(light: Light) -> dict | None:
         log = get_logger()
         log.info(
             "dbupdate.start",
-            url=mask_url_text(light.settings.url_text),
+            url=scrub(light.settings.url_text),
             plugins=list(light.enabled),
         )
         log.info("db.ready", attempts=1, fast_path=True)

@@ -1,4 +1,4 @@
-"""SIGTERM / SIGINT: stop at once, cancel the statement in flight, let cleanup run.
+"""Stop signals (TERM, INT, HUP, QUIT): stop at once, cancel the statement in flight, unwind.
 
 Python runs signal handlers only between bytecodes, so a handler cannot stop a statement that
 is blocked inside libpq. A watcher thread learns of the signal through the wakeup fd and cancels
@@ -17,6 +17,8 @@ from typing import Any
 
 from .errors import Interrupted
 
+# Every signal that asks a process to stop: each exits 128 + N after the same cleanup.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 _received: list[int] = []
 _cancellable: set[Any] = set()
 _lock = threading.Lock()
@@ -36,7 +38,7 @@ def _handler(signum: int, _frame: Any) -> None:
 
 def settle() -> None:
     """From here on (reporting, exiting) a signal is recorded but no longer interrupts."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda n, _f: _received.append(n))
 
 
@@ -59,7 +61,7 @@ def install() -> None:
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _handler)
     threading.Thread(target=_watch, args=(read_fd,), name="signal-watch", daemon=True).start()
 

@@ -2,22 +2,31 @@
 
 The runner (``entrypoint/legacy/runner.py``) runs under its own interpreter and imports nothing
 from this package; it reports each applied script as a JSON line that is re-emitted here.
+It never outlives this process and never commits without the lock (``legacy/lifetime.py``): it
+holds the read end of a pipe only this process writes to, and the lock's fence as data. A stop
+signal here is passed on to it, and it gets a moment to roll back before the lock is released.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from . import interrupts
 from .bundle import Bundle
 from .config import Settings
-from .errors import ConfigError, MigrationFailed
+from .db import pg_connect_args, runner_name
+from .errors import ConfigError, LockLost, MigrationFailed
+from .lock import Fence
 from .logs import get_logger, scrub
 
 RUNNER = Path(__file__).resolve().parents[1] / "legacy" / "runner.py"
+_ROLLBACK_GRACE_S = 5
 DEFAULT_LEGACY_PYTHON = Path(__file__).resolve().parents[2] / ".venv-legacy" / "bin" / "python"
 
 
@@ -32,25 +41,48 @@ def legacy_python() -> str:
     return python
 
 
-def run_legacy(settings: Settings, bundle: Bundle, steps: list[dict]) -> list[dict]:
-    """Upgrade each legacy repository to its handoff version; 70 naming the failing script."""
+def run_legacy(
+    settings: Settings,
+    bundle: Bundle,
+    steps: list[dict],
+    fence: Fence | None = None,
+    on_applied: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Upgrade each legacy repository to its handoff version; 70 naming the failing script.
+
+    ``on_applied`` is called after each script the runner reports committed.
+    """
     log = get_logger()
     python = legacy_python()
+    parent_end, child_end = os.pipe()  # the child's end reads EOF when this process dies
     job = {
         "url": settings.url.render_as_string(hide_password=False).replace(
             "postgresql+psycopg2", "postgresql"
         ),
         "steps": steps,
+        "parent_pid": os.getpid(),
+        "parent_fd": child_end,
+        "application_name": f"{runner_name()[:56]}:legacy",
+        "connect_args": {
+            k: v
+            for k, v in pg_connect_args(min(10, settings.wait_timeout)).items()
+            if k != "application_name"
+        },
+        "fence": fence.for_child() if fence else None,
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    proc = subprocess.Popen(
-        [python, "-I", str(RUNNER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    try:
+        proc = subprocess.Popen(
+            [python, "-I", str(RUNNER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            pass_fds=(child_end,),
+        )
+    finally:
+        os.close(child_end)
 
     def relay_stderr() -> None:
         for line in proc.stderr:
@@ -74,6 +106,8 @@ def run_legacy(settings: Settings, bundle: Bundle, steps: list[dict]) -> list[di
             if name == "legacy.applied":
                 applied.append(event)
                 log.info("legacy.applied", **event)
+                if on_applied is not None:
+                    on_applied(event)
             elif name == "legacy.failed":
                 failure = event
             else:
@@ -81,15 +115,18 @@ def run_legacy(settings: Settings, bundle: Bundle, steps: list[dict]) -> list[di
         code = proc.wait()
     finally:
         if proc.poll() is None:  # interrupted: let the runner roll its script back, then insist
-            proc.terminate()
+            proc.send_signal(interrupts.received() or signal.SIGTERM)
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=_ROLLBACK_GRACE_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        os.close(parent_end)
         relay.join(timeout=5)
     if code != 0 or failure is not None:
         failure = failure or {}
+        if failure.get("lock_lost"):
+            raise LockLost(f"legacy runtime: {failure.get('error')}; nothing more committed")
         raise MigrationFailed(
             f"legacy script {failure.get('script') or '?'} of {failure.get('component', '?')} "
             f"failed: {scrub(failure.get('error', f'runner exited {code}'))}",

@@ -3,11 +3,18 @@
 Both work on the bare driver, so the no-op path can take the lock without loading SQLAlchemy:
 a runner that finds the schema behind waits here first, and only the one that gets the lock
 loads the migration machinery.
+
+The PostgreSQL lock lives in a session of its own, which can end under the runner (a DBA's
+``pg_terminate_backend``, a network cut). A ``Fence`` makes that harmless: every transaction
+that reads the state or writes takes a second, transaction-level advisory lock first (so it
+waits for a runner that lost the lock to finish its transaction), and checks just before COMMIT
+that this runner's lock session still holds the lock (so a runner that lost it commits nothing).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -18,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from .db import runner_name
-from .errors import LockTimeout
+from .errors import LockLost, LockTimeout, PermissionDenied
 from .logs import get_logger
 
 _NAMESPACE = zlib.crc32(b"gmg-dbupdate") & 0x7FFFFFFF
+_FENCE_NAMESPACE = zlib.crc32(b"gmg-dbupdate:fence") & 0x7FFFFFFF
+_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE: lock_timeout expired
 _HOLDER_SQL = """
     SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr,
            a.backend_start::text, a.state
@@ -31,6 +40,13 @@ _HOLDER_SQL = """
       AND l.classid = %(k1)s AND l.objid = %(k2)s AND l.objsubid = 2
 """
 _HOLDER_KEYS = ("pid", "application_name", "client_addr", "backend_start", "state")
+_HELD_BY_SQL = """
+    SELECT EXISTS (SELECT FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND pid = %(pid)s
+                     AND database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                     AND classid = %(k1)s AND objid = %(k2)s AND objsubid = 2)
+"""
 
 
 def lock_key(bundle_name: str, version_table: str) -> tuple[int, int]:
@@ -45,7 +61,14 @@ class PostgresLock:
     def __init__(self, connection: Any, key: tuple[int, int]) -> None:
         connection.autocommit = True
         self._connection = connection
+        self._key = key
         self._params = {"k1": key[0], "k2": key[1]}
+        # The lock session sits idle while the work runs: a DBA's idle timeouts must not end it.
+        idle = "SET idle_in_transaction_session_timeout = 0"
+        if connection.server_version >= 140000:
+            idle += "; SET idle_session_timeout = 0"
+        with connection.cursor() as cursor:
+            cursor.execute(idle)
 
     def _one(self, sql: str) -> tuple | None:
         with self._connection.cursor() as cursor:
@@ -59,9 +82,71 @@ class PostgresLock:
         row = self._one(_HOLDER_SQL)
         return dict(zip(_HOLDER_KEYS, row, strict=True)) if row else {}
 
-    def release(self) -> None:
-        with contextlib.suppress(Exception):
-            self._one("SELECT pg_advisory_unlock(%(k1)s, %(k2)s)")
+    def release(self) -> bool:
+        """False if the lock was no longer held (its session ended)."""
+        try:
+            return bool(self._one("SELECT pg_advisory_unlock(%(k1)s, %(k2)s)")[0])
+        except Exception:
+            return False
+
+    def fence(self) -> Fence:
+        return Fence(self._key, self._connection.get_backend_pid())
+
+
+class Fence:
+    """Guards one transaction on a migration connection (a SQLAlchemy ``Connection``) of the
+    runner that holds the session lock ``key`` on the backend ``holder_pid``."""
+
+    def __init__(self, key: tuple[int, int], holder_pid: int) -> None:
+        self.key = key
+        self.holder_pid = holder_pid
+        self._params = {"k1": key[0], "k2": key[1], "pid": holder_pid}
+        self._fence = {"f1": _FENCE_NAMESPACE, "k2": key[1]}
+
+    def for_child(self) -> dict:
+        """The same guard, as data for the legacy runtime (which imports nothing from here)."""
+        return {
+            "lock": list(self.key),
+            "fence": [_FENCE_NAMESPACE, self.key[1]],
+            "holder_pid": self.holder_pid,
+        }
+
+    def enter(self, connection: Any, timeout: float) -> None:
+        """Take the fence for this transaction, waiting (to ``timeout``) for a runner that lost
+        the lock to end its transaction; then make sure the lock is still ours."""
+        taken = connection.exec_driver_sql(
+            "SELECT pg_try_advisory_xact_lock(%(f1)s, %(k2)s)", self._fence
+        ).scalar()
+        if not taken:
+            holder = connection.exec_driver_sql(
+                _HOLDER_SQL, {"k1": _FENCE_NAMESPACE, "k2": self.key[1]}
+            ).first()
+            who = dict(zip(_HOLDER_KEYS, holder, strict=True)) if holder else {}
+            get_logger().info("lock.waiting", holder=who, fence=True, deadline_s=timeout)
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(timeout * 1000)}")
+            try:
+                connection.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(%(f1)s, %(k2)s)", self._fence
+                )
+            except Exception as exc:
+                if getattr(getattr(exc, "orig", None), "pgcode", None) != _LOCK_NOT_AVAILABLE:
+                    raise
+                raise LockTimeout(
+                    f"lock not acquired within {timeout:g}s: a runner that lost the lock is "
+                    f"still in its transaction ({_describe(who)})",
+                    holder=who,
+                ) from None
+            connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+        self.confirm(connection)
+
+    def confirm(self, connection: Any) -> None:
+        """Raise ``LockLost`` unless this runner's lock session still holds the lock."""
+        if not connection.exec_driver_sql(_HELD_BY_SQL, self._params).scalar():
+            raise LockLost(
+                f"lost the lock: its session (pid {self.holder_pid}) ended while this runner "
+                "worked; this transaction is rolled back, nothing of it is committed",
+                holder_pid=self.holder_pid,
+            )
 
 
 class FileLock:
@@ -69,7 +154,14 @@ class FileLock:
 
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only directory or volume: the database cannot change
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise PermissionDenied(
+                f"cannot create the lock file {self._path}: {exc.strerror}"
+            ) from None
 
     def try_acquire(self) -> bool:
         try:
@@ -88,10 +180,11 @@ class FileLock:
         except (OSError, ValueError):
             return {}
 
-    def release(self) -> None:
+    def release(self) -> bool:
         with contextlib.suppress(OSError):
             os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return True  # an flock lasts as long as this process
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -151,17 +244,20 @@ def holding(lock: PostgresLock | FileLock, timeout: float, *, waited: float | No
     try:
         yield
     finally:
-        lock.release()
-        log.info("lock.released")
+        if lock.release():
+            log.info("lock.released")
+        else:
+            log.error("lock.lost", runner=runner_name())
 
 
 @contextlib.contextmanager
-def postgres_lock(engine: Any, key: tuple[int, int], timeout: float) -> Iterator[None]:
+def postgres_lock(engine: Any, key: tuple[int, int], timeout: float) -> Iterator[Fence]:
     """The full path's lock: its own connection from ``engine``, closed afterwards."""
     raw = engine.raw_connection()
     try:
-        with holding(PostgresLock(raw.driver_connection, key), timeout):
-            yield
+        lock = PostgresLock(raw.driver_connection, key)
+        with holding(lock, timeout):
+            yield lock.fence()
     finally:
         with contextlib.suppress(Exception):
             raw.close()
@@ -172,6 +268,6 @@ def file_lock(path: Path, timeout: float) -> Iterator[None]:
     lock = FileLock(path)
     try:
         with holding(lock, timeout):
-            yield
+            yield None
     finally:
         lock.close()

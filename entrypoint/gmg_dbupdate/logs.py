@@ -9,6 +9,7 @@ structlog costs about as much CPU as the rest of a no-op run, because it imports
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -17,17 +18,48 @@ _settings = {"format": "json", "level": "info"}
 _secrets: set[str] = set()
 _active: list[Any] = []  # the structlog logger, once activated
 
+# The userinfo of anything URL-shaped, parsed or not (``postgresql:/u:pw@h``, ``pg//u:pw@h``):
+# after a scheme or ``//``, a user name, a colon, then everything to the last @ of the line (a
+# password may hold an unencoded ``/``, ``@``, ``:`` or space).
+_USERINFO = re.compile(r"(?P<lead>[A-Za-z][\w+.-]*:/*|//)(?P<user>[^\s:/@'\"]*):(?P<password>.*)@")
+# ``key=value`` secrets, in a query string (``?sslpassword=…&``), a libpq keyword DSN
+# (``password='a b'``) or a dict's repr (``'password': '…'``). libpq's secrets are ``password``
+# and ``sslpassword`` (the client key's passphrase); ``passfile`` and ``sslkey`` are paths.
+_KEYED = re.compile(
+    r"(?P<key>\b[\w.-]*(?:password|passwd|pwd|passphrase|secret|token)['\"]?\s*[=:]\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,#)'\"]+)",
+    re.IGNORECASE,
+)
+_NOT_IN_A_WORD = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
+
 
 def add_secret(secret: str | None) -> None:
     """Never print this string: it is replaced by *** in every event."""
     if secret:
-        _secrets.add(secret)
+        from urllib.parse import quote
+
+        _secrets.update({secret, quote(secret, safe="")})
 
 
 def scrub(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, "***")
+    """The one masker: every string that is logged, raised or written passes through it.
+
+    Works on text that may hold a URL without parsing it: userinfo passwords, secret query or
+    keyword parameters, and any known secret as a whole token (a password ``postgres`` never
+    masks the ``postgres`` inside ``postgresql``).
+    """
+    if ":" in text and "@" in text:
+        text = _USERINFO.sub(_mask_userinfo, text)
+    if "=" in text or ":" in text:
+        text = _KEYED.sub(lambda m: m["key"] + "***", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = re.sub(_NOT_IN_A_WORD.format(re.escape(secret)), "***", text)
     return text
+
+
+def _mask_userinfo(match: re.Match) -> str:
+    return f"{match['lead']}{match['user']}:***@"
 
 
 def _scrub_value(value: Any) -> Any:
@@ -41,7 +73,7 @@ def _scrub_value(value: Any) -> Any:
 
 
 def _scrub_secrets(_logger: Any, _method: str, event_dict: dict) -> dict:
-    return {k: _scrub_value(v) for k, v in event_dict.items()} if _secrets else event_dict
+    return {k: _scrub_value(v) for k, v in event_dict.items()}
 
 
 def _name_foreign_event(_logger: Any, _method: str, event_dict: dict) -> dict:
@@ -123,8 +155,7 @@ def _write_json(level: str, event: str, fields: dict) -> None:
 
     timestamp = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
     line = {"timestamp": timestamp, "level": level, "event": event, **fields}
-    if _secrets:
-        line = {k: _scrub_value(v) for k, v in line.items()}
+    line = {k: _scrub_value(v) for k, v in line.items()}
     sys.stderr.write(json.dumps(line, default=repr) + "\n")
     sys.stderr.flush()
 

@@ -16,7 +16,7 @@ from .bootstrap import install
 from .bundle import Bundle
 from .config import Settings, render_url
 from .db import make_engine
-from .lock import file_lock, lock_key, postgres_lock
+from .lock import Fence, file_lock, lock_key, postgres_lock
 from .logs import activate, get_logger
 from .upgrade import upgrade
 from .wait import wait_for_database
@@ -43,17 +43,18 @@ def connect(settings: Settings) -> Engine:
 
 
 @contextlib.contextmanager
-def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[None]:
+def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[Fence | None]:
+    """Hold the lock; yields the fence every transaction takes (PostgreSQL), else None."""
     if settings.backend == "postgresql":
         with postgres_lock(
             engine, lock_key(bundle.name, bundle.version_table), settings.lock_timeout
-        ):
-            yield
+        ) as fence:
+            yield fence
     elif (database := _sqlite_file(settings)) is None:
-        yield  # a private in-memory database has nobody to race with
+        yield None  # a private in-memory database has nobody to race with
     else:
         with file_lock(Path(f"{database}.lock"), settings.lock_timeout):
-            yield
+            yield None
 
 
 def run(settings: Settings, light: Light | None = None) -> dict:
@@ -81,12 +82,17 @@ def run(settings: Settings, light: Light | None = None) -> dict:
     else:
         engine = make_engine(settings.url, connect_timeout=min(10, settings.wait_timeout))
     try:
-        held = contextlib.nullcontext() if light else exclusive(engine, settings, bundle)
-        with held:
+        held = contextlib.nullcontext(light.fence) if light else exclusive(engine, settings, bundle)
+        with held as fence:
             database = _sqlite_file(settings)
             if database is not None:
                 snapshot.restore_leftover(database)
-            with engine.connect() as connection, connection.begin():
+            with (
+                engine.connect() as connection,
+                interrupts.cancellable(connection.connection.dbapi_connection),
+                connection.begin(),
+            ):
+                _fenced(connection, fence, settings)
                 state = classify.inspect_state(connection, bundle)
                 log.info("schema.classified", **state.summary())
                 classify.refuse_unusable(state, bundle)
@@ -96,24 +102,31 @@ def run(settings: Settings, light: Light | None = None) -> dict:
             bootstrapped: list[str] = []
             applied: list[str] = []
             if classify.pending(state, bundle, enabled):
-                guard = snapshot.guarded(database) if database else contextlib.nullcontext()
                 with (
-                    guard,
                     engine.connect() as connection,
                     interrupts.cancellable(connection.connection.dbapi_connection),
                 ):
                     # The legacy runtime uses its own connection; ours holds no transaction.
-                    walked = _walk_legacy(settings, bundle, state, enabled)
+                    walked = _walk_legacy(settings, bundle, state, enabled, fence)
                     with connection.begin():  # the Alembic phase: one transaction
+                        _fenced(connection, fence, settings)
                         if state.legacy:
                             state, handed_over = _hand_over(connection, bundle, enabled)
                         bootstrapped, applied = _converge(connection, bundle, state, enabled)
+                        if fence is not None:
+                            fence.confirm(connection)  # never commit without the lock
     finally:
         engine.dispose()
     return {
         **classify.outcome(applied, walked, handed_over, bootstrapped),
         "duration_s": round(time.monotonic() - started, 3),
     }
+
+
+def _fenced(connection, fence: Fence | None, settings: Settings) -> None:
+    """Wait out a runner that lost the lock, then make sure it is still ours (PostgreSQL)."""
+    if fence is not None:
+        fence.enter(connection, settings.lock_timeout)
 
 
 def _sqlite_file(settings: Settings) -> Path | None:
@@ -124,7 +137,7 @@ def _sqlite_file(settings: Settings) -> Path | None:
     return Path(database)
 
 
-def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str]:
+def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> list[str]:
     """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
     steps = []
     for name, version in state.legacy.items():
@@ -137,7 +150,11 @@ def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str
         return []
     from .legacy import run_legacy
 
-    return [f"{e['component']}:{e['version']}" for e in run_legacy(settings, bundle, steps)]
+    # SQLite: the only phase that commits more than once is covered by a snapshot.
+    database = _sqlite_file(settings)
+    with snapshot.guarded(database) if database else contextlib.nullcontext(None) as committed:
+        applied = run_legacy(settings, bundle, steps, fence, on_applied=committed)
+    return [f"{e['component']}:{e['version']}" for e in applied]
 
 
 def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:

@@ -71,7 +71,7 @@ def classify_connect_error(exc: BaseException) -> type[DbUpdateError] | None:
     return DbUpdateError
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", exc)
     lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
     return scrub(lines[0] if lines else type(orig).__name__)
@@ -87,10 +87,8 @@ def _refusal(exc: BaseException, deadline_s: float) -> BaseException:
         return exc  # not the database's answer: a bug, reported as a crash
     kind = classify_connect_error(exc)
     if kind is None:
-        return DatabaseUnavailable(
-            f"database unreachable after {deadline_s:g}s: {_first_line(exc)}"
-        )
-    return kind(f"cannot connect: {_first_line(exc)}")
+        return DatabaseUnavailable(f"database unreachable after {deadline_s:g}s: {first_line(exc)}")
+    return kind(f"cannot connect: {first_line(exc)}")
 
 
 def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
@@ -112,7 +110,7 @@ def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
     last_logged = {"at": -1e9, "error": None}
 
     def note_wait(attempt: int, exc: BaseException) -> None:
-        error = _first_line(exc)
+        error = first_line(exc)
         now = time.monotonic()
         if error != last_logged["error"] or now - last_logged["at"] >= 5:
             log.info(

@@ -9,7 +9,8 @@ Output: one JSON object per line on stdout, the protocol the parent re-emits:
 Anything the libraries print goes to stderr, which the parent logs as ``legacy.log`` lines.
 Each script and its version bump run in one transaction (on SQLite too: BEGIN is taken over
 from pysqlite), so a failed script leaves the database at the previous version. Exit 0 when
-every step reached its target, 70 when a script failed, 64 on bad input.
+every step reached its target, 70 when a script failed, 64 on bad input, 128 + N when stopped
+by signal N or by the parent's death (see ``lifetime.py``; its keys ride in the same job).
 """
 
 import json
@@ -17,6 +18,9 @@ import os
 import sys
 import time
 import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+from lifetime import Lifetime, Stopped  # noqa: E402
 
 # The protocol owns the real stdout; stray prints from the libraries go to stderr.
 PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
@@ -28,11 +32,12 @@ def emit(**event):
     PROTOCOL.write(json.dumps(event) + "\n")
 
 
-def make_engine(url):
+def make_engine(url, lifetime):
     from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, **lifetime.engine_options(url))
+    lifetime.attach(engine)
     if engine.dialect.name == "sqlite":
         # pysqlite would commit before each DDL statement: take BEGIN over so a script is atomic.
         @event.listens_for(engine, "connect")
@@ -47,7 +52,7 @@ def make_engine(url):
     return engine
 
 
-def walk(engine, step):
+def walk(engine, step, lifetime):
     from migrate.versioning.schema import ControlledSchema
 
     repository, target = step["repository"], int(step["to"])
@@ -58,21 +63,28 @@ def walk(engine, step):
         script = None
         try:
             with engine.begin() as connection:  # the script and its version bump, atomically
+                lifetime.enter(connection)
                 schema = ControlledSchema(connection, repository)
                 # ControlledSchema.changeset() reads .name off its bind, which a Connection lacks
                 changeset = schema.repository.changeset(engine.name, schema.version, version)
                 for ver, change in changeset:
                     script = getattr(change, "path", None)
                     schema.runchange(ver, change, changeset.step)
+                lifetime.before_commit(connection)
         except Exception as exc:  # reported to the parent, which owns the exit code
+            stop = exc if isinstance(exc, Stopped) else None
+            if stop is None and lifetime.stopped is not None:  # a cancelled statement
+                stop = Stopped(*lifetime.stopped)
             emit(
                 event="legacy.failed",
                 component=step["component"],
                 version=version,
                 script=script,
-                error=f"{type(exc).__name__}: {exc}".splitlines()[0],
+                error=str(stop) if stop else f"{type(exc).__name__}: {exc}".splitlines()[0],
+                stopped=stop is not None,
+                lock_lost=bool(stop and stop.lock_lost),
             )
-            return False
+            return stop.exit_code if stop else 70
         emit(
             event="legacy.applied",
             component=step["component"],
@@ -81,7 +93,7 @@ def walk(engine, step):
             script=script and os.path.basename(script),
             duration_s=round(time.monotonic() - started, 3),
         )
-    return True
+    return 0
 
 
 def main():
@@ -91,11 +103,15 @@ def main():
     except (ValueError, KeyError) as exc:
         emit(event="legacy.failed", error=f"bad input: {exc}")
         return 64
-    engine = make_engine(url)
+    lifetime = Lifetime(job)
+    engine = make_engine(url, lifetime)
     try:
         for step in steps:
-            if not walk(engine, step):
-                return 70
+            if (code := walk(engine, step, lifetime)) != 0:
+                return code
+    except Stopped as exc:  # between scripts
+        emit(event="legacy.failed", error=str(exc), stopped=True, lock_lost=exc.lock_lost)
+        return exc.exit_code
     finally:
         engine.dispose()
     return 0

@@ -1,0 +1,167 @@
+"""What every sealed legacy runner needs to live and die with its parent (the engine).
+
+Stdlib only, plus SQLAlchemy 1.4 inside ``attach``; nothing from the main package. The parent
+puts these keys in the job it writes on the runner's stdin:
+    parent_pid        the engine's pid
+    parent_fd         read end of a pipe whose write end only the engine holds: EOF = it died
+    application_name  how the runner's PostgreSQL sessions are named (pg_stat_activity)
+    connect_args      further psycopg2 connection arguments (keepalives)
+    fence             the engine's lock, as data: {"lock": [k1, k2], "fence": [f1, f2],
+                      "holder_pid": pid of the engine's lock session}
+A runner calls ``Lifetime(job)`` first, ``attach(engine)`` on its engine, ``enter(connection)``
+at the start of each transaction and ``before_commit(connection)`` as its last statement.
+
+The runner stops (its transaction rolled back, the statement in flight cancelled on the server)
+on SIGTERM, SIGINT, SIGHUP or SIGQUIT, when the parent dies (PR_SET_PDEATHSIG, and the pipe for
+the moment between statements or before a commit), and never commits once the engine's lock
+session has ended.
+"""
+
+import contextlib
+import ctypes
+import os
+import signal
+import threading
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+_PR_SET_PDEATHSIG = 1
+_GRACE_S = 5  # a stopped runner that cannot unwind in this time is ended outright
+
+_HELD_BY_SQL = (
+    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = %(pid)s AND classid = %(k1)s AND objid = %(k2)s AND objsubid = 2 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
+
+
+class Stopped(Exception):
+    """Raised in the runner's main thread: the transaction must roll back, nothing commits."""
+
+    def __init__(self, reason, exit_code, lock_lost=False):
+        super().__init__(reason)
+        self.exit_code = exit_code
+        self.lock_lost = lock_lost
+
+
+class Lifetime:
+    def __init__(self, job):
+        self.parent_pid = job.get("parent_pid")
+        self.application_name = job.get("application_name")
+        self.connect_args = dict(job.get("connect_args") or {})
+        self.fence = job.get("fence")
+        self.stopped = None  # (reason, exit code) once a stop was asked for
+        self._connections = set()  # DB-API connections whose statement a stop cancels
+        self._lock = threading.Lock()
+        _die_with_parent()
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+        threading.Thread(target=self._watch_signals, args=(read_fd,), daemon=True).start()
+        if job.get("parent_fd") is not None:
+            fd = int(job["parent_fd"])
+            threading.Thread(target=self._watch_parent, args=(fd,), daemon=True).start()
+        if self.parent_pid and os.getppid() != self.parent_pid:  # died before prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    def _on_signal(self, signum, _frame):
+        if self.stopped is None:
+            self.stopped = (f"stopped by {signal.Signals(signum).name}", 128 + signum)
+            raise Stopped(*self.stopped)
+
+    def _watch_signals(self, fd):
+        """A handler runs only between bytecodes: a statement blocked in the driver is
+        cancelled from here, on the server (PQcancel; sqlite3's interrupt)."""
+        while os.read(fd, 64):
+            with self._lock:
+                targets = list(self._connections)
+            for connection in targets:
+                with contextlib.suppress(Exception):
+                    (getattr(connection, "cancel", None) or connection.interrupt)()
+            timer = threading.Timer(_GRACE_S, os._exit, args=(self._exit_code(),))
+            timer.daemon = True
+            timer.start()
+
+    def _watch_parent(self, fd):
+        with contextlib.suppress(OSError):
+            while os.read(fd, 64):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)  # the same way out as a signal
+
+    def _exit_code(self):
+        return self.stopped[1] if self.stopped else 128 + signal.SIGTERM
+
+    def check(self):
+        """Between statements and before each commit: is there still a reason to go on?"""
+        if self.stopped is not None:
+            raise Stopped(*self.stopped)
+        if self.parent_pid and os.getppid() != self.parent_pid:
+            self.stopped = ("the engine that started this runner is gone", 128 + signal.SIGTERM)
+            raise Stopped(*self.stopped)
+
+    # --- the database -----------------------------------------------------------------------
+
+    def engine_options(self, url):
+        """``create_engine`` keyword arguments: the session's name and keepalives."""
+        if not url.startswith("postgres"):
+            return {}
+        return {"connect_args": {**self.connect_args, "application_name": self.application_name}}
+
+    def attach(self, engine):
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):
+            with self._lock:
+                self._connections.add(dbapi_connection)
+            if getattr(dbapi_connection, "server_version", 0) >= 140000:
+                # a runner that vanishes mid-statement has it aborted within 2 s
+                autocommit = dbapi_connection.autocommit
+                dbapi_connection.autocommit = True
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SET client_connection_check_interval = 2000")
+                dbapi_connection.autocommit = autocommit
+
+        @event.listens_for(engine, "close")
+        def _close(dbapi_connection, _record):
+            with self._lock:
+                self._connections.discard(dbapi_connection)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before(*_args):
+            self.check()
+
+    def enter(self, connection):
+        """First statement of a transaction: wait for any runner that lost the engine's lock."""
+        if self.fence and connection.dialect.name == "postgresql":
+            f1, f2 = self.fence["fence"]
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%(f1)s, %(f2)s)", {"f1": f1, "f2": f2}
+            )
+            self._confirm(connection)
+
+    def before_commit(self, connection):
+        """Last statement of a transaction: commit only with the parent alive and its lock held."""
+        self.check()
+        if self.fence and connection.dialect.name == "postgresql":
+            self._confirm(connection)
+
+    def _confirm(self, connection):
+        k1, k2 = self.fence["lock"]
+        params = {"pid": self.fence["holder_pid"], "k1": k1, "k2": k2}
+        if not connection.exec_driver_sql(_HELD_BY_SQL, params).scalar():
+            raise Stopped(
+                f"the engine's lock session (pid {params['pid']}) ended: lock lost",
+                70,
+                lock_lost=True,
+            )
+
+
+def _die_with_parent():
+    """Linux: the kernel sends SIGTERM when the parent dies (the pipe covers the rest)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
