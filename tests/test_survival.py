@@ -56,7 +56,8 @@ def legacy_sessions(url: str) -> list[tuple]:
     return query(
         url,
         "SELECT pid, application_name, state FROM pg_stat_activity "
-        "WHERE datname = current_database() AND application_name LIKE 'gmg-dbupdate:%:legacy'",
+        "WHERE datname = current_database() AND application_name LIKE :named",
+        named="gmg-dbupdate:%:legacy",
     )
 
 

@@ -54,7 +54,7 @@ def run_legacy(
     """
     log = get_logger()
     python = legacy_python()
-    parent_end, child_end = os.pipe()  # the child's end reads EOF when this process dies
+    child_end, parent_end = os.pipe()  # the child reads EOF once this process is gone
     job = {
         "url": settings.url.render_as_string(hide_password=False).replace(
             "postgresql+psycopg2", "postgresql"
