@@ -9,13 +9,16 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from conftest import BUNDLE, Job, query, run_gmg, version_rows
+from gmg_dbupdate import snapshot
 from gmg_dbupdate.bundle import Bundle
+from gmg_dbupdate.errors import MigrationFailed
 from gmg_dbupdate.lock import lock_key
 from legacy_build import build_legacy_db
 from pgserver import PASSWORD, free_port
@@ -255,11 +258,14 @@ def _lock_session(url: str) -> int | None:
     expected="the first runner commits nothing, exit 75 with lock.lost; the second waits, "
     "then migrates once, exit 0",
 )
-def test_lock_session_terminated_mid_migration(pg_url, pg_admin, tmp_path, observe):
+@pytest.mark.parametrize("path", ["full", "light"])
+def test_lock_session_terminated_mid_migration(path, pg_url, pg_admin, tmp_path, observe):
     import sqlalchemy as sa
 
     assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
     bundle = slow_bundle(tmp_path, 6)
+    if path == "light":  # the lock is then held on the light path's bare connection
+        assert run_gmg("bundle-index", "--migrations", str(bundle)).code == 0
     first = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     first.wait_for(migrating_slow)
     pid = _lock_session(pg_url)
@@ -403,3 +409,97 @@ def test_alembic_with_a_wrong_password_exits_77(pg_url):
     result = run_gmg("alembic", "--database-url", url, "current", secrets=(PASSWORD, OTHER_SECRET))
     assert result.code == 77, result
     assert "password authentication failed" in result.last["error"]
+
+
+# --- the snapshot's rule, on real SQLite files (no CLI) --------------------------------------
+
+
+def _db_with_rows(path, *rows: str):
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE IF NOT EXISTS t (v TEXT)")
+    connection.executemany("INSERT INTO t VALUES (?)", [(r,) for r in rows])
+    connection.commit()
+    connection.close()
+
+
+def _rows(path) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return [r[0] for r in connection.execute("SELECT v FROM t ORDER BY rowid")]
+    finally:
+        connection.close()
+
+
+def _die_in_the_legacy_phase(database, *commits: str) -> None:
+    """What a run killed in its legacy phase leaves: snapshot, record, later commits."""
+    script = (
+        "import os, sqlite3, sys\n"
+        "from pathlib import Path\n"
+        "from gmg_dbupdate import snapshot\n"
+        "database = Path(sys.argv[1])\n"
+        "guard = snapshot.guarded(database)\n"
+        "committed = guard.__enter__()\n"
+        "for row in sys.argv[2:]:\n"
+        "    c = sqlite3.connect(database)\n"
+        "    c.execute('INSERT INTO t VALUES (?)', (row,))\n"
+        "    c.commit()\n"
+        "    c.close()\n"
+        "    committed()\n"
+        "os._exit(0)  # gone, like a killed run\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(database), *commits], check=True)
+
+
+def test_snapshot_is_put_back_over_an_untouched_database(tmp_path):
+    database = tmp_path / "x.db"
+    _db_with_rows(database, "before")
+    _die_in_the_legacy_phase(database, "script 1")
+    assert snapshot.restore_leftover(database)
+    assert _rows(database) == ["before"]
+    assert not snapshot.snapshot_path(database).exists()
+    assert list(tmp_path.iterdir()) == [database]
+
+
+@pytest.mark.parametrize("later", ["app row", None], ids=["app-wrote", "commit-unrecorded"])
+def test_snapshot_is_never_put_back_over_later_writes(later, tmp_path):
+    database = tmp_path / "x.db"
+    _db_with_rows(database, "before")
+    _die_in_the_legacy_phase(database, "script 1")
+    _db_with_rows(database, later or "script 2, committed as the run died")
+    assert not snapshot.restore_leftover(database)
+    assert _rows(database)[-1] == (later or "script 2, committed as the run died")
+    assert not snapshot.snapshot_path(database).exists()
+    aside = tmp_path / "x.db.gmg-snapshot.discarded"
+    assert _rows(aside) == ["before"]
+
+
+def test_a_failed_restore_keeps_both_files_and_is_retried_only_while_untouched(tmp_path):
+    database = tmp_path / "x.db"
+    _db_with_rows(database, "before")
+    _die_in_the_legacy_phase(database, "script 1")
+    snap = snapshot.snapshot_path(database)
+    good = snap.read_bytes()
+    snap.write_bytes(b"not a database" * 100)  # as if the copy back cannot be read or written
+    with pytest.raises(MigrationFailed, match="both are kept"):
+        snapshot.restore_leftover(database)
+    assert _rows(database) == ["before", "script 1"] and snap.exists()
+    snap.write_bytes(good)
+    _db_with_rows(database, "app row")  # the app wrote before the next run
+    assert not snapshot.restore_leftover(database)
+    assert _rows(database) == ["before", "script 1", "app row"]
+
+
+def test_a_failing_legacy_phase_restores_only_if_nothing_else_wrote(tmp_path):
+    database = tmp_path / "x.db"
+    _db_with_rows(database, "before")
+    with pytest.raises(RuntimeError), snapshot.guarded(database) as committed:
+        _db_with_rows(database, "script 1")
+        committed()
+        raise RuntimeError("script 2 failed")
+    assert _rows(database) == ["before"]
+    with pytest.raises(RuntimeError), snapshot.guarded(database) as committed:
+        _db_with_rows(database, "script 1")
+        committed()
+        _db_with_rows(database, "the app, meanwhile")
+        raise RuntimeError("script 2 failed")
+    assert _rows(database) == ["before", "script 1", "the app, meanwhile"]

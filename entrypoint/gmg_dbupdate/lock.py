@@ -40,12 +40,14 @@ _HOLDER_SQL = """
       AND l.classid = %(k1)s AND l.objid = %(k2)s AND l.objsubid = 2
 """
 _HOLDER_KEYS = ("pid", "application_name", "client_addr", "backend_start", "state")
+# Held by that very session: its pid, and its start time in case the pid was reused.
 _HELD_BY_SQL = """
-    SELECT EXISTS (SELECT FROM pg_locks
-                   WHERE locktype = 'advisory' AND granted AND pid = %(pid)s
-                     AND database = (SELECT oid FROM pg_database
-                                     WHERE datname = current_database())
-                     AND classid = %(k1)s AND objid = %(k2)s AND objsubid = 2)
+    SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                   WHERE l.locktype = 'advisory' AND l.granted AND l.pid = %(pid)s
+                     AND a.backend_start::text = %(since)s
+                     AND l.database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())
+                     AND l.classid = %(k1)s AND l.objid = %(k2)s AND l.objsubid = 2)
 """
 
 
@@ -90,17 +92,22 @@ class PostgresLock:
             return False
 
     def fence(self) -> Fence:
-        return Fence(self._key, self._connection.get_backend_pid())
+        pid, since = self._one(
+            "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        )
+        return Fence(self._key, pid, since)
 
 
 class Fence:
     """Guards one transaction on a migration connection (a SQLAlchemy ``Connection``) of the
-    runner that holds the session lock ``key`` on the backend ``holder_pid``."""
+    runner that holds the session lock ``key`` in the session ``holder_pid``, started at
+    ``holder_since``."""
 
-    def __init__(self, key: tuple[int, int], holder_pid: int) -> None:
+    def __init__(self, key: tuple[int, int], holder_pid: int, holder_since: str) -> None:
         self.key = key
         self.holder_pid = holder_pid
-        self._params = {"k1": key[0], "k2": key[1], "pid": holder_pid}
+        self.holder_since = holder_since
+        self._params = {"k1": key[0], "k2": key[1], "pid": holder_pid, "since": holder_since}
         self._fence = {"f1": _FENCE_NAMESPACE, "k2": key[1]}
 
     def for_child(self) -> dict:
@@ -109,6 +116,7 @@ class Fence:
             "lock": list(self.key),
             "fence": [_FENCE_NAMESPACE, self.key[1]],
             "holder_pid": self.holder_pid,
+            "holder_since": self.holder_since,
         }
 
     def enter(self, connection: Any, timeout: float) -> None:

@@ -7,7 +7,8 @@ puts these keys in the job it writes on the runner's stdin:
     application_name  how the runner's PostgreSQL sessions are named (pg_stat_activity)
     connect_args      further psycopg2 connection arguments (keepalives)
     fence             the engine's lock, as data: {"lock": [k1, k2], "fence": [f1, f2],
-                      "holder_pid": pid of the engine's lock session}
+                      "holder_pid", "holder_since": the engine's lock session (pid and
+                      backend_start)}
 A runner calls ``Lifetime(job)`` first, ``attach(engine)`` on its engine, ``enter(connection)``
 at the start of each transaction and ``before_commit(connection)`` as its last statement.
 
@@ -28,9 +29,11 @@ _PR_SET_PDEATHSIG = 1
 _GRACE_S = 5  # a stopped runner that cannot unwind in this time is ended outright
 
 _HELD_BY_SQL = (
-    "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND pid = %(pid)s AND classid = %(k1)s AND objid = %(k2)s AND objsubid = 2 "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.pid = %(pid)s "
+    "AND a.backend_start::text = %(since)s "
+    "AND l.classid = %(k1)s AND l.objid = %(k2)s AND l.objsubid = 2 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
 )
 
 
@@ -151,7 +154,12 @@ class Lifetime:
 
     def _confirm(self, connection):
         k1, k2 = self.fence["lock"]
-        params = {"pid": self.fence["holder_pid"], "k1": k1, "k2": k2}
+        params = {
+            "pid": self.fence["holder_pid"],
+            "since": self.fence["holder_since"],
+            "k1": k1,
+            "k2": k2,
+        }
         if not connection.exec_driver_sql(_HELD_BY_SQL, params).scalar():
             raise Stopped(
                 f"the engine's lock session (pid {params['pid']}) ended: lock lost",
