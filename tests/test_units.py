@@ -258,3 +258,10 @@ def test_ambiguous_userinfo_leaves_the_light_path_and_is_masked():
     settings = config.resolve({"database_url": url}, {}, parse=False)
     assert fastpath._target(settings) is None
     assert scrub(url) == "postgresql://u:***@host/db"
+
+
+def test_query_string_secrets_are_handed_to_the_scrubber(monkeypatch):
+    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    url = "postgresql://u@h/db?sslmode=require&password=Plain1&sslpassword=Plain2&passfile=/p"
+    config.resolve({"database_url": url}, {}).hide_secrets()
+    assert scrub("echoed: Plain1 and Plain2, file /p") == "echoed: *** and ***, file /p"

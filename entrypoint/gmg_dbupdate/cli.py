@@ -110,7 +110,7 @@ def _fast(settings: Settings) -> int | None:
 
     result = try_current(settings)
     if result is None:
-        add_secret(settings.url.password)  # the full path: parse (and validate) the URL now
+        settings.hide_secrets()  # the full path: parse (and validate) the URL now
         return None
     get_logger().info("dbupdate.done", **result)
     return errors.OK
@@ -131,7 +131,7 @@ def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
     if (result := fastpath.run(settings)) is None:
         from .pipeline import run
 
-        add_secret(settings.url.password)  # the full path: parse (and validate) the URL now
+        settings.hide_secrets()  # the full path: parse (and validate) the URL now
         result = run(settings)
     log.info("dbupdate.done", **result)
     return errors.OK
@@ -150,7 +150,7 @@ def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
 def _dbverify(settings: Settings, args: argparse.Namespace) -> int:
     from .pipeline import verify
 
-    add_secret(settings.url.password)
+    settings.hide_secrets()
     result = verify(settings)
     for line in result["differences"]:
         print(line)
@@ -184,7 +184,7 @@ def _bundle_index(settings: Settings, args: argparse.Namespace) -> int:
 def _alembic(settings: Settings, args: argparse.Namespace) -> int:
     from .alembic_cli import run_alembic
 
-    add_secret(settings.url.password)
+    settings.hide_secrets()
     return run_alembic(settings, args.alembic_args, with_plugins=args.with_plugins)
 
 

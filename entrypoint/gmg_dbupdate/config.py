@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .logs import scrub
+from .logs import add_secret, scrub
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only once a URL is parsed (not on the fast path)
     from sqlalchemy.engine import URL
@@ -20,6 +20,7 @@ DEFAULT_WAIT_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 300.0
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
 SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
 
 
@@ -48,6 +49,14 @@ class Settings:
     def url(self) -> URL:
         url = parse_url(self.url_text)
         return url if self.password_override is None else url.set(password=self.password_override)
+
+    def hide_secrets(self) -> None:
+        """Hand every secret the URL carries to the log scrubber, as a whole token."""
+        add_secret(self.url.password)
+        for key, value in self.url.query.items():
+            if key in SECRET_PARAMS:
+                for secret in (value,) if isinstance(value, str) else value:
+                    add_secret(secret)
 
     @property
     def backend(self) -> str:

@@ -34,17 +34,22 @@ def pg_connect_args(connect_timeout: float) -> dict:
 
 
 def make_engine(url: str | URL, *, connect_timeout: float = 10) -> Engine:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
+
+    from .interrupts import refuse_after_signal
 
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, poolclass=NullPool)
         _make_sqlite_transactional(engine)
-        return engine
-    engine = create_engine(url, poolclass=NullPool, connect_args=pg_connect_args(connect_timeout))
-    _drop_orphaned_work(engine)
+    else:
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args=pg_connect_args(connect_timeout)
+        )
+        _drop_orphaned_work(engine)
+    event.listen(engine, "before_cursor_execute", refuse_after_signal)
     return engine
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import classify
 from .bundle import Bundle
-from .config import Settings
+from .config import SECRET_PARAMS, Settings
 from .db import pg_connect_args, runner_name
 from .errors import Interrupted
 from .logs import add_secret, get_logger, scrub
@@ -173,7 +173,7 @@ def run(settings: Settings) -> dict | None:
             light.fence = lock.fence()
             from .pipeline import run as full_run
 
-            add_secret(settings.url.password)
+            settings.hide_secrets()
             return full_run(settings, light=light)
 
 
@@ -242,13 +242,16 @@ def _target(settings: Settings) -> tuple[str, object] | None:
     if password is None and parts.password is not None:
         password = unquote(parts.password)
     add_secret(password)
+    query = dict(parse_qsl(parts.query))
+    for key in SECRET_PARAMS:
+        add_secret(query.get(key))
     params = {
         "host": parts.hostname,
         "port": parts.port,
         "user": unquote(parts.username) if parts.username else None,
         "password": password,
         "dbname": database,
-        **dict(parse_qsl(parts.query)),
+        **query,
         **pg_connect_args(min(10, settings.wait_timeout)),
     }
     params["application_name"] = runner_name()

@@ -66,6 +66,14 @@ def install() -> None:
     threading.Thread(target=_watch, args=(read_fd,), name="signal-watch", daemon=True).start()
 
 
+def refuse_after_signal(*_args: Any) -> None:
+    """Before each statement: a signal raised inside code that swallows exceptions (a logging
+    handler, say) must not let the run go on to its next statement."""
+    if _received:
+        signum = _received[0]
+        raise Interrupted(signum, signal.Signals(signum).name)
+
+
 @contextlib.contextmanager
 def cancellable(dbapi_connection: Any) -> Iterator[None]:
     """While inside, a signal cancels whatever ``dbapi_connection`` is executing."""

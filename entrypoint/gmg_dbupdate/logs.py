@@ -27,7 +27,7 @@ _USERINFO = re.compile(r"(?P<lead>[A-Za-z][\w+.-]*:/*|//)(?P<user>[^\s:/@'\"]*):
 # and ``sslpassword`` (the client key's passphrase); ``passfile`` and ``sslkey`` are paths.
 _KEYED = re.compile(
     r"(?P<key>\b[\w.-]*(?:password|passwd|pwd|passphrase|secret|token)['\"]?\s*[=:]\s*)"
-    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,#)'\"]+)",
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&#]+)",
     re.IGNORECASE,
 )
 _NOT_IN_A_WORD = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
