@@ -414,13 +414,23 @@ def test_read_only_sqlite_directory_exits_77(tmp_path, observe):
 
 
 @pytest.mark.reliability(
-    case="gmg alembic current with a wrong password", expected="exit 77, password masked"
+    case="gmg alembic current with a wrong password, or no server",
+    expected="exit 77 / 69, password masked",
 )
-def test_alembic_with_a_wrong_password_exits_77(pg_url):
+def test_alembic_with_a_wrong_password_exits_77(pg_url, observe):
     url = make_url(pg_url).set(password=OTHER_SECRET).render_as_string(False)
     result = run_gmg("alembic", "--database-url", url, "current", secrets=(PASSWORD, OTHER_SECRET))
     assert result.code == 77, result
     assert "password authentication failed" in result.last["error"]
+    down = run_gmg(
+        "alembic",
+        "--database-url",
+        f"postgresql://u:{OTHER_SECRET}@{NOWHERE}/db",
+        "current",
+        secrets=(PASSWORD, OTHER_SECRET),
+    )
+    assert down.code == 69, down
+    observe(f"exit {result.code} ({result.last['error'][:60]}…); no server: exit {down.code}")
 
 
 # --- the snapshot's rule, on real SQLite files (no CLI) --------------------------------------

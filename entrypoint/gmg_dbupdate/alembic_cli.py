@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .bundle import Bundle
 from .config import Settings
-from .errors import ConfigError, MigrationFailed, PermissionDenied
-from .wait import classify_connect_error, first_line
+from .errors import ConfigError, DatabaseUnavailable, MigrationFailed, PermissionDenied
+from .wait import classify_connect_error, first_line, is_transient
 
 
 def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> int:
@@ -31,8 +31,11 @@ def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> i
     except CommandError as exc:
         raise ConfigError(f"alembic: {exc}") from None
     except Exception as exc:
+        # The database's refusal or absence is not a crash: the codes every verb uses.
+        if is_transient(exc):
+            raise DatabaseUnavailable(f"database unreachable: {first_line(exc)}") from None
         refusal = classify_connect_error(exc)
-        if refusal in (PermissionDenied, ConfigError):  # a wrong password is not a crash
+        if refusal in (PermissionDenied, ConfigError):
             raise refusal(f"cannot connect: {first_line(exc)}") from None
         raise MigrationFailed(f"alembic {options.cmd[0].__name__} failed: {exc}") from exc
     return 0

@@ -77,7 +77,7 @@ def first_line(exc: BaseException) -> str:
     return scrub(lines[0] if lines else type(orig).__name__)
 
 
-def _transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     return _operational(exc) and classify_connect_error(exc) is None
 
 
@@ -101,7 +101,7 @@ def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
     try:  # most starts find the database up: tenacity is imported only to wait
         return connect(), {"attempts": 1, "waited_s": round(time.monotonic() - started, 3)}
     except Exception as exc:
-        if not _transient(exc):
+        if not is_transient(exc):
             raise _refusal(exc, deadline_s) from None
         first = exc
 
@@ -136,7 +136,7 @@ def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(max(0.0, deadline_s - (time.monotonic() - started))),
         wait=until_deadline,
-        retry=tenacity.retry_if_exception(_transient),
+        retry=tenacity.retry_if_exception(is_transient),
         before_sleep=lambda state: note_wait(state.attempt_number + 1, state.outcome.exception()),
         reraise=True,
     )
