@@ -157,7 +157,7 @@ def test_sqlite_kill_in_legacy_phase(app_writes, sqlite_url, tmp_path, observe):
 
 @pytest.mark.reliability(
     case="mistyped URL holding a password",
-    expected="exit 64 (69 if it parses to an unknown host); password masked in every line",
+    expected="exit 64 (69 where it parses and nothing answers); password masked in every line",
 )
 @pytest.mark.parametrize(
     "url",
