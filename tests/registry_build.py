@@ -37,6 +37,17 @@ def legacy_python() -> str:
     return os.environ.get("GMG_LEGACY_PYTHON") or str(REPO / ".venv-legacy" / "bin" / "python")
 
 
+def main_url(url: str) -> str:
+    """The URL for this (SQLAlchemy 2) runtime: psycopg2, as the suite installs it."""
+    if url.startswith("postgresql"):
+        return (
+            sa.engine.make_url(url)
+            .set(drivername="postgresql+psycopg2")
+            .render_as_string(hide_password=False)
+        )
+    return url
+
+
 def backend(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "pg"
 
@@ -58,15 +69,23 @@ def load_schema(url: str, state: str = "v081_fresh") -> None:
         try:
             plain = sa.engine.make_url(url).set(drivername="postgresql")
             subprocess.run(
-                ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d",
-                 plain.render_as_string(hide_password=False), "-f", handle.name],
+                [
+                    "psql",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    plain.render_as_string(hide_password=False),
+                    "-f",
+                    handle.name,
+                ],
                 check=True,
                 capture_output=True,
             )
         finally:
             os.unlink(handle.name)
     versions = json.loads((SHARED / f"{state}.versions.json").read_text(encoding="utf-8"))[kind]
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(main_url(url))
     try:
         with engine.begin() as conn:
             md = sa.MetaData()
@@ -75,7 +94,8 @@ def load_schema(url: str, state: str = "v081_fresh") -> None:
             conn.execute(md.tables["core__privileges"].insert(), versions["core__privileges"])
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(
-                    "SELECT setval('core__privileges_id_seq', (SELECT max(id) FROM core__privileges))"
+                    "SELECT setval('core__privileges_id_seq', "
+                    "(SELECT max(id) FROM core__privileges))"
                 )
     finally:
         engine.dispose()
@@ -83,7 +103,7 @@ def load_schema(url: str, state: str = "v081_fresh") -> None:
 
 def insert_samples_v081(url: str) -> None:
     """The sample rows, in the 0.8.1 (registry 26) shape."""
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(main_url(url))
     try:
         with engine.begin() as conn:
             md = sa.MetaData()
@@ -146,27 +166,75 @@ def insert_samples_v081(url: str) -> None:
                 activity=5,
             )
             put("core__collection_items", id=1, media_entry=1, collection=1, added=CREATED)
-            put("core__notifications", id=1, type="comment_notification", created=CREATED,
-                user_id=1, seen=False)
+            put(
+                "core__notifications",
+                id=1,
+                type="comment_notification",
+                created=CREATED,
+                user_id=1,
+                seen=False,
+            )
             put("core__comment_notifications", id=1, subject_id=1)
-            put("core__notifications", id=2, type="processing_notification", created=CREATED,
-                user_id=1, seen=True)
+            put(
+                "core__notifications",
+                id=2,
+                type="processing_notification",
+                created=CREATED,
+                user_id=1,
+                seen=True,
+            )
             put("core__processing_notifications", id=2, subject_id=2)
-            put("core__reports", id=1, reporter_id=2, report_content="spam?", reported_user_id=1,
-                created=CREATED, type="media_report")
+            put(
+                "core__reports",
+                id=1,
+                reporter_id=2,
+                report_content="spam?",
+                reported_user_id=1,
+                created=CREATED,
+                type="media_report",
+            )
             put("core__reports_on_media", id=1, media_entry_id=1)
-            put("core__reports", id=2, reporter_id=1, report_content="rude", reported_user_id=2,
-                created=CREATED, type="comment_report")
+            put(
+                "core__reports",
+                id=2,
+                reporter_id=1,
+                report_content="rude",
+                reported_user_id=2,
+                created=CREATED,
+                type="comment_report",
+            )
             put("core__reports_on_comments", id=2, comment_id=1)
-            put("core__activities", id=1, actor=1, published=CREATED, updated=CREATED,
-                verb="post", object=3, target=None)
-            put("core__activities", id=2, actor=2, published=CREATED, updated=CREATED,
-                verb="post", object=4, target=3)
+            put(
+                "core__activities",
+                id=1,
+                actor=1,
+                published=CREATED,
+                updated=CREATED,
+                verb="post",
+                object=3,
+                target=None,
+            )
+            put(
+                "core__activities",
+                id=2,
+                actor=2,
+                published=CREATED,
+                updated=CREATED,
+                verb="post",
+                object=4,
+                target=3,
+            )
             if conn.dialect.name == "postgresql":
                 for table in (
-                    "core__activity_intermediators", "core__users", "core__media_entries",
-                    "core__media_comments", "core__collections", "core__collection_items",
-                    "core__notifications", "core__reports", "core__activities",
+                    "core__activity_intermediators",
+                    "core__users",
+                    "core__media_entries",
+                    "core__media_comments",
+                    "core__collections",
+                    "core__collection_items",
+                    "core__notifications",
+                    "core__reports",
+                    "core__activities",
                 ):
                     conn.exec_driver_sql(
                         f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"
@@ -190,8 +258,12 @@ def run_registry(url: str, steps: list[dict], record: list[dict] | None = None):
 
 
 def core_step(to: int) -> dict:
-    return {"component": "core", "name": "__main__", "module": str(REGISTRY_DIR / "core.py"),
-            "to": to}
+    return {
+        "component": "core",
+        "name": "__main__",
+        "module": str(REGISTRY_DIR / "core.py"),
+        "to": to,
+    }
 
 
 def build_registry_db(url: str, main_version: int = 26, *, samples: bool = True) -> None:
@@ -204,4 +276,6 @@ def build_registry_db(url: str, main_version: int = 26, *, samples: bool = True)
     if main_version > 26:
         code, events, stderr = run_registry(url, [core_step(main_version)])
         if code != 0:
-            raise RuntimeError(f"building __main__={main_version} failed: {events} {stderr[-2000:]}")
+            raise RuntimeError(
+                f"building __main__={main_version} failed: {events} {stderr[-2000:]}"
+            )

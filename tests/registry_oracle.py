@@ -23,6 +23,8 @@ def _pg_type(text: str) -> str:
 
 
 def fingerprint(url: str) -> list[str]:
+    if url.startswith("postgresql"):
+        url = sa.engine.make_url(url).set(drivername="postgresql+psycopg2")
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

@@ -209,7 +209,11 @@ def walk(engine, registry, step):
 
 def main(argv):
     try:
-        raw = open(argv[1], encoding="utf-8").read() if len(argv) > 1 else sys.stdin.read()
+        if len(argv) > 1:
+            with open(argv[1], encoding="utf-8") as handle:
+                raw = handle.read()
+        else:
+            raw = sys.stdin.read()
         job = json.loads(raw)
         url, steps = job["url"], job.get("steps", [])
         registry = Registry(job["registry"])
