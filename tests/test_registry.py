@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import execute, query
 from oracle import diff, fingerprint
@@ -332,3 +333,115 @@ def test_handoff_then_alembic_reaches_head_fresh(db_url, level):
     assert diff(shared("head_fresh", backend_of(db_url)), fingerprint(db_url)) == []
     rows = mdb.sample_rows(db_url)
     assert rows["user"] == [(1, "alice", "alice@example.org"), (2, "bob", "bob@example.org")]
+
+
+# --- the engine's side (entrypoint/gmg_dbupdate/registry.py), on manifest v2 shaped objects ---
+
+
+def _manifest():
+    from types import SimpleNamespace as NS
+
+    def scripts(path, lowest, handoff, hint=""):
+        return NS(
+            migrations=REGISTRY_DIR / path,
+            lowest_supported=lowest,
+            handoff=handoff,
+            too_old_hint=hint,
+        )
+
+    core = NS(
+        name="core",
+        plugin=False,
+        module="__main__",
+        base=None,
+        registry=scripts("core.py", 26, {44: "52bf0ccbedc1"}, "upgrade with MediaGoblin 0.8.1"),
+    )
+    image = NS(
+        name="image",
+        plugin=True,
+        module="mediagoblin.media_types.image",
+        base=("a98c1a320e88",),
+        registry=scripts("image.py", 0, {1: "a98c1a320e88"}),
+    )
+    video = NS(
+        name="video",
+        plugin=True,
+        module="mediagoblin.media_types.video",
+        base=("38feb829c545",),
+        registry=scripts("video.py", 0, {3: "38feb829c545"}),
+    )
+    audio = NS(
+        name="audio",
+        plugin=True,
+        module="mediagoblin.media_types.audio",
+        base=("e9212d3a12d3",),
+        registry=None,
+    )
+    components = [core, image, video, audio]
+    table = type("T", (), {"name": "core__migrations", "schema": None, "__str__": lambda s: s.name})
+    spec = NS(table=table(), name_column="name", version_column="version", marker="__main__")
+    return NS(
+        legacy_registry=spec,
+        components=components,
+        component=lambda n: next(c for c in components if c.name == n),
+    )
+
+
+def test_engine_decides_like_mediagoblin(sqlite_url):
+    from gmg_dbupdate import registry as reg
+    from gmg_dbupdate.errors import StateRefused
+
+    manifest = _manifest()
+    assert not reg.decide(manifest, []).active  # 0.9+: an empty core__migrations
+    assert not reg.decide(manifest, [("mediagoblin.media_types.image", 1)]).active  # no marker
+    rows = [
+        ("__main__", 26),
+        ("mediagoblin.media_types.image", 1),
+        ("mediagoblin.media_types.video", 3),
+        ("mediagoblin.media_types.audio", 0),
+        ("mediagoblin.plugins.persona", 0),
+    ]
+    state = reg.decide(manifest, rows)
+    assert state.versions == {"core": 26, "image": 1, "video": 3, "audio": 0}
+    assert state.unknown == {"mediagoblin.plugins.persona": 0}
+    walk = reg.steps(manifest, state, ("image", "video"))
+    assert [(s["component"], s["name"], s["to"]) for s in walk] == [("core", "__main__", 44)]
+    assert reg.handoff_revision(manifest.component("audio"), 0) == "e9212d3a12d3"
+    assert reg.handoff_revision(manifest.component("video"), 3) == "38feb829c545"
+    with pytest.raises(StateRefused, match="0.8.1"):
+        reg.decide(manifest, [("__main__", 25)])
+    with pytest.raises(StateRefused, match="beyond"):
+        reg.decide(manifest, [("__main__", 45)])
+    # 0.8.1 -> 0.9.0 by MediaGoblin: registry at 44 beside alembic_version
+    reg.check_alembic_consistent(manifest, [("__main__", 44)], {"52bf0ccbedc1"})
+    with pytest.raises(StateRefused, match="handoff"):
+        reg.check_alembic_consistent(manifest, [("__main__", 30)], {"52bf0ccbedc1"})
+
+
+def test_engine_walks_and_records_through_the_sealed_runner(sqlite_url):
+    from gmg_dbupdate import registry as reg
+    from registry_build import legacy_python
+
+    manifest = _manifest()
+    build_registry_db(sqlite_url, 40)
+    execute(sqlite_url, "DELETE FROM core__migrations WHERE name LIKE '%video'")
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        rows = reg.read_rows(conn, manifest)
+    state = reg.decide(manifest, rows)
+    walk = reg.steps(manifest, state, ("image", "video"))
+    record = reg.records(manifest, [manifest.component("video")])
+    applied = reg.run(legacy_python(), reg.job(sqlite_url, manifest, walk, record))
+    assert [(e["version"], e["name"]) for e in applied] == [
+        (41, "federation_comments"),
+        (42, "consolidate_reports"),
+        (43, "consolidate_notification"),
+        (44, "activity_cleanup"),
+    ]
+    assert registry_rows(sqlite_url)["__main__"] == 44
+    assert registry_rows(sqlite_url)["mediagoblin.media_types.video"] == 3
+    with engine.begin() as conn:
+        reg.record_rows(conn, manifest, [{"name": "mediagoblin.plugins.x", "version": 0}])
+    engine.dispose()
+    assert registry_rows(sqlite_url)["mediagoblin.plugins.x"] == 0
+    assert_v090(sqlite_url)

@@ -1,0 +1,296 @@
+"""The app's own legacy registry (MediaGoblin's ``core__migrations``): read, decide, walk, record.
+
+Beside the sqlalchemy-migrate-repository adapter (``legacy.py``). Works on the manifest v2
+objects (``manifest.legacy_registry`` with ``table``/``name_column``/``version_column``/
+``marker``; per component ``module`` = its registry name and ``registry`` with ``migrations``,
+``lowest_supported``, ``handoff``, ``too_old_hint``); only their attributes are used here.
+
+MediaGoblin's rules, as its own dbupdate applies them:
+- the database is under the registry only if a row named ``marker`` (``__main__``) exists; every
+  database made by 0.9.0 or later has an empty table, and Alembic rows always win;
+- a component with a row walks its migrations up to a handoff number, which names the Alembic
+  revision its schema equals; a component without migrations sits at 0 (``handoff = {0 = …}``);
+- an enabled plugin without a row is created from the current models (the engine's late-plugin
+  install) and its row recorded at its latest number, so MediaGoblin finds nothing to do.
+
+The walk runs in the sealed runtime (``entrypoint/legacy/registry.py``), one transaction per
+migration together with its row update; its JSON lines are re-emitted as ``legacy.applied``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import MigrationFailed, StateRefused
+from .logs import get_logger, scrub
+
+RUNNER = Path(__file__).resolve().parents[1] / "legacy" / "registry.py"
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """Registry facts mapped onto components (empty when the database is not under it)."""
+
+    versions: dict[str, int] = field(default_factory=dict)  # component -> registry number
+    unknown: dict[str, int] = field(default_factory=dict)  # rows naming no bundle component
+
+    @property
+    def active(self) -> bool:
+        return bool(self.versions)
+
+
+def scripts_of(component: Any) -> Any | None:
+    return getattr(component, "registry", None)
+
+
+def last_number(scripts: Any) -> int:
+    return max(scripts.handoff)
+
+
+def target(scripts: Any, version: int) -> int:
+    """The handoff number a component at ``version`` walks to (the next one at or above)."""
+    return min(v for v in scripts.handoff if v >= version)
+
+
+def read_rows(connection: Any, manifest: Any) -> list[tuple[str, int]]:
+    """(name, version) rows of the registry table; [] when there is none or no adapter."""
+    import sqlalchemy as sa
+
+    spec = getattr(manifest, "legacy_registry", None)
+    if spec is None:
+        return []
+    table = spec.table
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(table.name, schema=table.schema):
+        return []
+    present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+    missing = [c for c in (spec.name_column, spec.version_column) if c not in present]
+    if missing:
+        raise StateRefused(
+            f"legacy registry {table} has the wrong shape: no column(s) {', '.join(missing)}",
+            table=str(table),
+        )
+    statement = sa.select(sa.column(spec.name_column), sa.column(spec.version_column)).select_from(
+        sa.table(table.name, schema=table.schema)
+    )
+    rows = []
+    for name, version in connection.execute(statement):
+        if not isinstance(name, str) or isinstance(version, bool) or not isinstance(version, int):
+            raise StateRefused(
+                f"legacy registry {table} holds a malformed row ({name!r}, {version!r})",
+                table=str(table),
+            )
+        rows.append((name, version))
+    return rows
+
+
+def decide(manifest: Any, rows: list[tuple[str, int]]) -> RegistryState:
+    """Map registry rows onto components; refuse (65) what this bundle cannot upgrade."""
+    spec = getattr(manifest, "legacy_registry", None)
+    if spec is None or spec.marker not in dict(rows):
+        return RegistryState()
+    by_module = {c.module: c for c in manifest.components if c.module}
+    versions, unknown = {}, {}
+    for name, version in rows:
+        component = by_module.get(name)
+        if component is None:
+            unknown[name] = version  # a plugin this bundle does not ship: left as it is
+            continue
+        scripts = scripts_of(component)
+        if scripts is None:
+            if version != 0:
+                raise StateRefused(
+                    f"legacy registry row {name!r} is at {version}, but {component.name} has no "
+                    "registry migrations in this bundle",
+                )
+            versions[component.name] = 0
+            continue
+        if version < scripts.lowest_supported:
+            hint = f"; {scripts.too_old_hint}" if scripts.too_old_hint else ""
+            raise StateRefused(
+                f"{component.name} is at legacy registry version {version} ({name!r}), older "
+                f"than the lowest this release upgrades from ({scripts.lowest_supported}){hint}",
+            )
+        if version > last_number(scripts):
+            raise StateRefused(
+                f"{component.name} is at legacy registry version {version} ({name!r}), beyond "
+                f"the last this bundle knows ({last_number(scripts)}): run a newer release",
+            )
+        versions[component.name] = version
+    return RegistryState(versions=versions, unknown=unknown)
+
+
+def check_alembic_consistent(manifest: Any, rows: list[tuple[str, int]], applied: set) -> None:
+    """Alembic rows win; a registry left behind must have stopped at a handoff it went through.
+
+    (A database MediaGoblin 0.9.0 upgraded from 0.8.1 keeps ``__main__`` = 44 beside its
+    ``alembic_version``: consistent, since 44 hands over to 52bf0ccbedc1.)
+    """
+    state = decide(manifest, rows)
+    for name, version in state.versions.items():
+        component = manifest.component(name)
+        revision = handoff_revision(component, version)
+        if revision is not None and revision in applied:
+            continue
+        if version == 0 or not applied:
+            continue  # a plugin row at 0 whose branch Alembic never reached: nothing to hand over
+        raise StateRefused(
+            f"{name} is under Alembic but its legacy registry version {version} is not a "
+            "handoff point it went through"
+        )
+
+
+def handoff_revision(component: Any, version: int) -> str | None:
+    scripts = scripts_of(component)
+    if scripts is not None:
+        return scripts.handoff.get(version)
+    if version == 0:
+        base = getattr(component, "base", None)
+        return base[0] if base else None
+    return None
+
+
+def steps(manifest: Any, state: RegistryState, enabled: tuple[str, ...]) -> list[dict]:
+    """Runner steps: core and enabled plugins that sit below their handoff number."""
+    out = []
+    for component in manifest.components:
+        if component.name not in state.versions:
+            continue
+        if component.plugin and component.name not in enabled:
+            continue
+        scripts = scripts_of(component)
+        version = state.versions[component.name]
+        if scripts is None or version >= target(scripts, version):
+            continue
+        out.append(
+            {
+                "component": component.name,
+                "name": component.module,
+                "module": str(scripts.migrations),
+                "to": target(scripts, version),
+            }
+        )
+    return out
+
+
+def records(manifest: Any, components: list[Any]) -> list[dict]:
+    """Rows for components the engine just created from the current models (latest number)."""
+    out = []
+    for component in components:
+        if not component.module:
+            continue
+        scripts = scripts_of(component)
+        out.append(
+            {
+                "component": component.name,
+                "name": component.module,
+                "version": last_number(scripts) if scripts is not None else 0,
+            }
+        )
+    return out
+
+
+def record_rows(connection: Any, manifest: Any, rows: list[dict]) -> None:
+    """Insert or set registry rows in the caller's transaction (the main runtime)."""
+    import sqlalchemy as sa
+
+    spec = manifest.legacy_registry
+    table = sa.table(
+        spec.table.name,
+        sa.column(spec.name_column),
+        sa.column(spec.version_column),
+        schema=spec.table.schema,
+    )
+    name_col, version_col = table.c[spec.name_column], table.c[spec.version_column]
+    for row in rows:
+        moved = connection.execute(
+            table.update().where(name_col == row["name"]).values({version_col: row["version"]})
+        )
+        if moved.rowcount == 0:
+            connection.execute(
+                table.insert().values({name_col: row["name"], version_col: row["version"]})
+            )
+
+
+def job(url: str, manifest: Any, walk: list[dict], record: list[dict] = ()) -> dict:
+    spec = manifest.legacy_registry
+    return {
+        "url": url,
+        "registry": {
+            "table": str(spec.table),
+            "name_column": spec.name_column,
+            "version_column": spec.version_column,
+        },
+        "steps": walk,
+        "record": list(record),
+    }
+
+
+def run(python: str, payload: dict, env: dict | None = None) -> list[dict]:
+    """Run the sealed registry runner; re-emit its lines; raise on refusal (65) or failure (70)."""
+    log = get_logger()
+    proc = subprocess.Popen(
+        [python, "-I", str(RUNNER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env if env is not None else {k: v for k, v in os.environ.items() if k[:6] != "PYTHON"},
+    )
+
+    def relay_stderr() -> None:
+        for line in proc.stderr:
+            if line.strip():
+                log.info("legacy.log", message=scrub(line.rstrip()))
+
+    relay = threading.Thread(target=relay_stderr, daemon=True)
+    relay.start()
+    applied: list[dict] = []
+    failure: dict | None = None
+    try:
+        proc.stdin.write(json.dumps(payload))
+        proc.stdin.close()
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                log.info("legacy.log", message=scrub(line.rstrip()))
+                continue
+            name = event.pop("event", "legacy.log")
+            if name == "legacy.applied":
+                applied.append(event)
+                log.info("legacy.applied", **event)
+            elif name in ("legacy.failed", "legacy.refused"):
+                failure = {"event": name, **event}
+            else:
+                log.info(name, **event)
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:  # interrupted: let the runner roll its migration back
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        relay.join(timeout=5)
+    if code == 65 and failure:
+        hint = f"; {failure['hint']}" if failure.get("hint") else ""
+        raise StateRefused(f"database refused: {failure.get('error')}{hint}")
+    if code != 0 or failure is not None:
+        failure = failure or {}
+        raise MigrationFailed(
+            f"legacy migration {failure.get('name') or '?'} ({failure.get('version', '?')}) of "
+            f"{failure.get('component', '?')} failed: "
+            f"{scrub(str(failure.get('error', f'runner exited {code}')))}",
+            component=failure.get("component"),
+            version=failure.get("version"),
+            script=failure.get("name"),
+        )
+    return applied
