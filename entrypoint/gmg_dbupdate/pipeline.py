@@ -18,6 +18,7 @@ from .config import Settings, render_url
 from .db import make_engine
 from .lock import file_lock, lock_key, postgres_lock
 from .logs import activate, get_logger
+from .retired import retire
 from .upgrade import upgrade
 from .wait import wait_for_database
 
@@ -31,7 +32,7 @@ def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
     """Everything that can be checked without a database: bundle, history, plugin names."""
     bundle = Bundle.load(settings.bundle_dir)
     enabled = bundle.resolve_plugins(settings.plugins)
-    bundle.check_handoff()  # also validates the history: one base and one head per branch
+    bundle.check_handoff()  # also reads and checks the history against the declared heads
     return bundle, enabled
 
 
@@ -46,7 +47,7 @@ def connect(settings: Settings) -> Engine:
 def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[None]:
     if settings.backend == "postgresql":
         with postgres_lock(
-            engine, lock_key(bundle.name, bundle.version_table), settings.lock_timeout
+            engine, lock_key(bundle.name, str(bundle.version_table)), settings.lock_timeout
         ):
             yield
     elif (database := _sqlite_file(settings)) is None:
@@ -163,16 +164,17 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
+    if state.retired:
+        retire(connection, bundle)
     if state.kind == classify.FRESH:
         components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
         install(connection, bundle, components, enabled)
         return [c.name for c in components], []
 
-    heads = bundle.branches.heads
     behind = [
         name
         for name in [bundle.core.name, *enabled]
-        if state.installed(name) and state.versions[name] != {heads[name]}
+        if state.installed(name) and not bundle.branches.at_heads(name, state.versions[name])
     ]
     applied = upgrade(connection, bundle, behind) if behind else []
     missing = [
