@@ -78,12 +78,12 @@ def load_state(url: str, state: str) -> None:
                 c.execute(
                     sa.text("INSERT INTO core__privileges VALUES (:id, :privilege_name)"), row
                 )
-            _advance_sequences(c)
+            advance_sequences(c)
     finally:
         engine.dispose()
 
 
-def _advance_sequences(c: sa.Connection) -> None:
+def advance_sequences(c: sa.Connection) -> None:
     """After explicit ids, PostgreSQL's serial sequences must move past them."""
     if c.dialect.name != "postgresql":
         return
@@ -151,7 +151,7 @@ def add_sample_rows(url: str, state: str) -> None:
         with engine.begin() as c:
             for sql in statements:
                 c.execute(sa.text(sql), {"t": WHEN})
-            _advance_sequences(c)
+            advance_sequences(c)
     finally:
         engine.dispose()
 

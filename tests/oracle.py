@@ -161,7 +161,7 @@ _IDENT = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|\w+)'
 
 
 def _unquote(ident: str) -> str:
-    if ident[0] in "\"`[":
+    if ident[0] in '"`[':
         return ident[1:-1].replace('""', '"')
     return ident
 
