@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
+import subprocess
 
 import pytest
 import sqlalchemy as sa
@@ -54,6 +55,55 @@ def assert_head_fresh(url: str) -> None:
     assert {r[0] for r in rows(url, "SELECT version_num FROM alembic_version")} == head_versions(
         backend
     )
+
+
+def schema_text(url: str) -> dict[str, list[str]]:
+    """Per table (and index), the DDL as the database itself keeps it: ``pg_dump
+    --schema-only`` statements on PostgreSQL, ``sqlite_master.sql`` on SQLite. The fingerprint
+    leaves out column order, CHECK constraints and sequences; this shows them."""
+    if mg.backend_of(url) == "pg":
+        dump = subprocess.run(
+            ["pg_dump", "--schema-only", "--no-owner", "-d", oracle.libpq_dsn(url)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        return _pg_statements(dump)
+    with sqlite3.connect(sqlite_path(url)) as conn:
+        return _sqlite_statements(conn)
+
+
+def _pg_statements(dump: str) -> dict[str, list[str]]:
+    # drop comments and psql meta-commands (the dump's random \restrict key)
+    kept = [line for line in dump.splitlines() if not line.startswith(("--", "\\"))]
+    statements = [s.strip() for s in "\n".join(kept).split(";\n") if s.strip()]
+    return {"": sorted(statements)}
+
+
+def _sqlite_statements(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Column lines in order, then table constraints in any order (their order means nothing)."""
+    found = {}
+    for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"):
+        lines = [line.strip().rstrip(",").strip() for line in sql.splitlines()]
+        columns = [x for x in lines if not x.startswith(_SQLITE_CONSTRAINTS)]
+        found[name] = columns + sorted(x for x in lines if x.startswith(_SQLITE_CONSTRAINTS))
+    return found
+
+
+_SQLITE_CONSTRAINTS = ("PRIMARY KEY", "FOREIGN KEY", "UNIQUE", "CHECK", "CONSTRAINT")
+
+
+def reference_schema_text(backend: str) -> dict[str, list[str]]:
+    text = (mg.SCHEMAS / f"head_fresh.{backend}.schema.sql").read_text()
+    if backend == "pg":
+        return _pg_statements(text)
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(text)
+        return _sqlite_statements(conn)
+    finally:
+        conn.close()
 
 
 def set_core_revision(url: str, revision: str) -> None:
@@ -139,11 +189,21 @@ def test_create_all_and_stamp_is_head_fresh(db_url):
     got = rows(db_url, "SELECT id, privilege_name FROM core__privileges ORDER BY id")
     assert got == [(p["id"], p["privilege_name"]) for p in want["core__privileges"]]
     assert rows(db_url, "SELECT * FROM core__migrations") == []
+    ours, theirs = schema_text(db_url), reference_schema_text(mg.backend_of(db_url))
+    if mg.backend_of(db_url) == "sqlite":
+        # the one difference: MediaGoblin's ALTER TABLE put cc3651803714's column on the line
+        # of the column before it; create_all gives it a line of its own
+        appended = "media_metadata TEXT, main_transcoding_progress FLOAT"
+        split = theirs["core__media_entries"].index(appended)
+        theirs["core__media_entries"][split : split + 1] = appended.split(", ")
+    assert ours == theirs
 
 
 def test_alembic_upgrade_heads_from_empty_is_head_fresh(db_url):
     mg.upgrade_heads(db_url)
     assert_head_fresh(db_url)
+    # MediaGoblin makes a fresh database this way: even the DDL text is the same
+    assert schema_text(db_url) == reference_schema_text(mg.backend_of(db_url))
 
 
 def test_default_plugins_only_then_the_rest_late(db_url):
@@ -162,6 +222,7 @@ def test_v090_fresh_upgrades_to_head_fresh_keeping_rows(db_url):
     mg.add_sample_rows(db_url, "v090_fresh")
     mg.upgrade_heads(db_url)
     assert_head_fresh(db_url)
+    assert schema_text(db_url) == reference_schema_text(mg.backend_of(db_url))
     assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
