@@ -3,7 +3,8 @@
 Loaded by path by the engine, which calls :func:`define` on a MetaData. The tables are those a
 fresh MediaGoblin 0.10.0+ install holds, column for column and key for key: constraints stay
 unnamed so that PostgreSQL gives them the names it gave MediaGoblin's own tables (and SQLite keeps
-none); only indexes carry an explicit name.
+none); only indexes carry an explicit name. Booleans ask for their constraint, so SQLite gets the
+same ``CHECK (x IN (0, 1))`` clauses as MediaGoblin's tables.
 """
 
 import sqlalchemy as sa
@@ -61,6 +62,7 @@ def define(metadata: sa.MetaData) -> None:
         sa.Column("address", sa.UnicodeText(), nullable=True),
     )
 
+    # MediaGoblin's pre-Alembic registry: made, and left empty, on a fresh install
     sa.Table(
         "core__migrations",
         metadata,
@@ -220,10 +222,12 @@ def define(metadata: sa.MetaData) -> None:
         sa.Column("updated", sa.DateTime(), nullable=False),
         sa.Column("fail_error", sa.Unicode(), nullable=True),
         sa.Column("fail_metadata", sa.UnicodeText(), nullable=True),
+        # smallint in every database MediaGoblin made (its own models said Float)
         sa.Column("transcoding_progress", sa.SmallInteger(), nullable=True),
         sa.Column("queued_media_file", sa.Unicode(), nullable=True),
         sa.Column("queued_task_id", sa.Unicode(), nullable=True),
         sa.Column("media_metadata", sa.UnicodeText(), nullable=True),
+        # added by cc3651803714, hence last
         sa.Column("main_transcoding_progress", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["actor"], ["core__users.id"]),
         sa.ForeignKeyConstraint(["location"], ["core__locations.id"]),
