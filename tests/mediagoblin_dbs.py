@@ -60,7 +60,18 @@ def load_state(url: str, state: str) -> None:
             conn.executescript(schema.read_text())
     else:
         subprocess.run(
-            ["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", libpq_dsn(url), "-f", str(schema)],
+            [
+                "psql",
+                "-q",
+                "-X",
+                "-1",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                libpq_dsn(url),
+                "-f",
+                str(schema),
+            ],
             check=True,
             capture_output=True,
             timeout=120,

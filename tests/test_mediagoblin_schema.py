@@ -130,6 +130,16 @@ def test_oracle_reproduces_the_shared_fingerprints(db_url, state):
     assert oracle.fingerprint(db_url) == mg.expected_fingerprint(state, backend)
 
 
+@pytest.mark.parametrize("state", mg.STATES)
+def test_sample_rows_fit_each_state(db_url, state):
+    mg.load_state(db_url, state)
+    mg.add_sample_rows(db_url, state)
+    assert rows(db_url, "SELECT id, title FROM core__media_entries") == [(1, "Sunset")]
+    assert rows(db_url, "SELECT media_entry, width FROM image__mediadata") == [(1, 640)]
+    if state != "v081_fresh":
+        assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
+
+
 # --- the bundle's revision graph ------------------------------------------------------------
 
 
