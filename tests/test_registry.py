@@ -413,9 +413,15 @@ def test_engine_decides_like_mediagoblin(sqlite_url):
     with pytest.raises(StateRefused, match="beyond"):
         reg.decide(manifest, [("__main__", 45)])
     # 0.8.1 -> 0.9.0 by MediaGoblin: registry at 44 beside alembic_version
-    reg.check_alembic_consistent(manifest, [("__main__", 44)], {"52bf0ccbedc1"})
+    core_at = {"core": frozenset({"228916769bd2"})}
+    reg.check_alembic_consistent(manifest, [("__main__", 44)], core_at, {"52bf0ccbedc1"})
     with pytest.raises(StateRefused, match="handoff"):
-        reg.check_alembic_consistent(manifest, [("__main__", 30)], {"52bf0ccbedc1"})
+        reg.check_alembic_consistent(manifest, [("__main__", 30)], core_at, {"52bf0ccbedc1"})
+    # a plugin whose branch Alembic never reached keeps its registry number: not checked
+    rows = [("__main__", 44), ("mediagoblin.media_types.video", 3)]
+    reg.check_alembic_consistent(manifest, rows, core_at, {"52bf0ccbedc1"})
+    assert reg.view(manifest.component("audio")).handoff == {0: "e9212d3a12d3"}
+    assert reg.view(manifest.component("core")).target(30) == 44
 
 
 def test_engine_walks_and_records_through_the_sealed_runner(sqlite_url):

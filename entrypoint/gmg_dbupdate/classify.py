@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import registry
 from .bundle import Bundle
 from .errors import StateRefused
 from .facts import VersionFacts, read_facts
@@ -70,6 +71,11 @@ def decide(bundle: Bundle, facts: VersionFacts) -> DbState:
     ours = tables & set().union(*owned.values())
     ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
     legacy_rows = {ids[repo]: version for repo, version in facts.legacy if repo in ids}
+    if facts.registry:  # MediaGoblin's own registry (issue 12): only with its marker row
+        for name, version in registry.decide(
+            bundle.manifest, list(facts.registry)
+        ).versions.items():
+            legacy_rows.setdefault(name, version)
     retired = tuple(sorted(r for r in facts.rows if r in bundle.retired))
     unknown = tuple(
         sorted(r for r in facts.rows if r not in bundle.branches.owner and r not in retired)
@@ -87,7 +93,7 @@ def decide(bundle: Bundle, facts: VersionFacts) -> DbState:
 
     legacy: dict[str, int] = {}
     for name, version in legacy_rows.items():
-        repo = bundle.component(name).legacy
+        repo = registry.legacy_side(bundle, name)
         if name in versions:
             # Alembic rows win; the legacy rows must have stopped exactly at a handoff.
             if version not in repo.handoff or repo.handoff[version] not in applied:
@@ -176,7 +182,7 @@ def pending(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> list[di
         heads = sorted(bundle.branches.heads[component])
         current = state.versions.get(component)
         if component in state.legacy:
-            repo = bundle.component(component).legacy
+            repo = registry.legacy_side(bundle, component)
             version = state.legacy[component]
             todo.append(
                 {

@@ -7,6 +7,7 @@ so a malformed row is refused (65) the same way on either path.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ class VersionFacts:
     tables: frozenset[str]
     rows: tuple[str, ...]  # Alembic's version_num values
     legacy: tuple[tuple[str, int], ...]  # sqlalchemy-migrate's (repository_id, version)
+    registry: tuple[tuple[str, int], ...] = ()  # the app's own registry (name, version)
 
 
 def quoted(table: TableName, dialect_name: str) -> str:
@@ -88,4 +90,7 @@ def read_facts(connection: Connection, manifest: Manifest) -> VersionFacts:
     legacy = (
         select(manifest.legacy_version_table, LEGACY_COLUMNS) if manifest.legacy_components else []
     )
-    return checked(manifest, tables, rows, legacy)
+    from . import registry
+
+    facts = checked(manifest, tables, rows, legacy)
+    return dataclasses.replace(facts, registry=tuple(registry.read_rows(connection, manifest)))

@@ -297,4 +297,18 @@ def _facts(cursor, tables: set[str], bundle: Bundle, dialect: str) -> VersionFac
     if bundle.legacy_version_table.name in tables and bundle.legacy_components:
         cursor.execute(f"SELECT repository_id, version FROM {quoted['legacy_version_table']}")
         legacy = [tuple(r) for r in cursor.fetchall()]
+    spec = bundle.manifest.legacy_registry
+    if spec is not None and spec.table.name in tables:
+        if spec.table.schema:
+            return None
+        from .facts import quoted as quote_table
+
+        cursor.execute(
+            f"SELECT 1 FROM {quote_table(spec.table, dialect)} WHERE {spec.name_column} = %s"
+            if dialect == "postgresql"
+            else f"SELECT 1 FROM {quote_table(spec.table, dialect)} WHERE {spec.name_column} = ?",
+            (spec.marker,),
+        )
+        if cursor.fetchall():
+            return None  # under the legacy registry: the full path decides
     return checked(bundle.manifest, frozenset(tables), rows, legacy)

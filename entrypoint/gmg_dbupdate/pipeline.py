@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from . import classify, interrupts, snapshot
+from . import classify, interrupts, registry, snapshot
 from .bootstrap import install
 from .bundle import Bundle
 from .config import Settings, render_url
@@ -127,18 +127,25 @@ def _sqlite_file(settings: Settings) -> Path | None:
 
 def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled) -> list[str]:
     """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
-    steps = []
+    steps, registry_steps = [], []
     for name, version in state.legacy.items():
-        repo = bundle.component(name).legacy
+        repo = registry.legacy_side(bundle, name)
         if (name == bundle.core.name or name in enabled) and version < repo.target(version):
-            steps.append(
-                {"component": name, "repository": str(repo.path), "to": repo.target(version)}
-            )
-    if not steps:
-        return []
-    from .legacy import run_legacy
+            if bundle.component(name).legacy is None:
+                registry_steps.append(registry.step(name, repo, version))
+            else:
+                steps.append(
+                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
+                )
+    from .legacy import legacy_python, run_legacy
 
-    return [f"{e['component']}:{e['version']}" for e in run_legacy(settings, bundle, steps)]
+    done = []
+    if registry_steps:
+        payload = registry.job(registry.runner_url(settings.url), bundle.manifest, registry_steps)
+        done += registry.run(legacy_python(), payload)
+    if steps:
+        done += run_legacy(settings, bundle, steps)
+    return [f"{e['component']}:{e['version']}" for e in done]
 
 
 def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:
@@ -151,7 +158,7 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
     stamps, names = [], []
     for name, version in state.legacy.items():
         if name == bundle.core.name or name in enabled:
-            revision = bundle.component(name).legacy.handoff[version]
+            revision = registry.legacy_side(bundle, name).handoff[version]
             stamps.append(revision)
             names.append(name)
             log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
@@ -182,6 +189,7 @@ def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], li
     ]
     if missing:
         install(connection, bundle, missing, enabled)
+        registry.record_installed(connection, bundle.manifest, missing)
     return [c.name for c in missing], applied
 
 

@@ -126,24 +126,71 @@ def decide(manifest: Any, rows: list[tuple[str, int]]) -> RegistryState:
     return RegistryState(versions=versions, unknown=unknown)
 
 
-def check_alembic_consistent(manifest: Any, rows: list[tuple[str, int]], applied: set) -> None:
+def check_alembic_consistent(
+    manifest: Any, rows: list[tuple[str, int]], positions: dict, applied: set
+) -> None:
     """Alembic rows win; a registry left behind must have stopped at a handoff it went through.
 
-    (A database MediaGoblin 0.9.0 upgraded from 0.8.1 keeps ``__main__`` = 44 beside its
-    ``alembic_version``: consistent, since 44 hands over to 52bf0ccbedc1.)
+    Only components whose Alembic branch exists are checked (``positions``); the others keep
+    their registry number until enabled. A database MediaGoblin 0.9.0 upgraded from 0.8.1 keeps
+    ``__main__`` = 44 beside its ``alembic_version``: consistent, 44 hands over to 52bf0ccbedc1.
     """
     state = decide(manifest, rows)
     for name, version in state.versions.items():
-        component = manifest.component(name)
-        revision = handoff_revision(component, version)
-        if revision is not None and revision in applied:
+        if name not in positions:
             continue
-        if version == 0 or not applied:
-            continue  # a plugin row at 0 whose branch Alembic never reached: nothing to hand over
-        raise StateRefused(
-            f"{name} is under Alembic but its legacy registry version {version} is not a "
-            "handoff point it went through"
+        revision = handoff_revision(manifest.component(name), version)
+        if revision is None or revision not in applied:
+            raise StateRefused(
+                f"{name} is under Alembic but its legacy registry version {version} is not a "
+                "handoff point it went through"
+            )
+
+
+@dataclass(frozen=True)
+class View:
+    """A registry component seen like a sqlalchemy-migrate repository by the classifier."""
+
+    registry_name: str
+    migrations: Path | None
+    handoff: dict[int, str]
+    lowest_supported: int
+    too_old_hint: str
+
+    @property
+    def last(self) -> int:
+        return max(self.handoff)
+
+    def target(self, version: int) -> int:
+        return min(v for v in self.handoff if v >= version)
+
+
+def first_revisions(history: Any, name: str) -> list[str]:
+    """The component's revisions whose down revisions all lie outside it (its roots)."""
+    return sorted(
+        r
+        for r, owner in history.owner.items()
+        if owner == name and not any(history.owner.get(d) == name for d in history.down[r])
+    )
+
+
+def view(component: Any, history: Any = None) -> View | None:
+    """The registry side of a component (None without a registry name)."""
+    if not component.module:
+        return None
+    scripts = scripts_of(component)
+    if scripts is not None:
+        return View(
+            component.module,
+            Path(scripts.migrations),
+            dict(scripts.handoff),
+            scripts.lowest_supported,
+            scripts.too_old_hint,
         )
+    base = getattr(component, "base", None) or (
+        first_revisions(history, component.name) if history is not None else []
+    )
+    return View(component.module, None, {0: base[0]} if base else {}, 0, "")
 
 
 def handoff_revision(component: Any, version: int) -> str | None:
@@ -294,3 +341,39 @@ def run(python: str, payload: dict, env: dict | None = None) -> list[dict]:
             script=failure.get("name"),
         )
     return applied
+
+
+# --- hooks used by classify / pipeline ---------------------------------------------------------
+
+
+def legacy_side(bundle: Any, name: str) -> Any:
+    """A component's legacy history: its sqlalchemy-migrate repository, else its registry view."""
+    component = bundle.component(name)
+    return component.legacy or view(component, bundle.branches)
+
+
+def step(name: str, side: View, version: int) -> dict:
+    """The runner step walking a registry component from ``version`` to its handoff."""
+    return {
+        "component": name,
+        "name": side.registry_name,
+        "module": str(side.migrations),
+        "to": side.target(version),
+    }
+
+
+def runner_url(url: Any) -> str:
+    """The URL as the sealed runtime's SQLAlchemy 1.4 reads it (password included)."""
+    return url.render_as_string(hide_password=False).replace("postgresql+psycopg2", "postgresql")
+
+
+def record_installed(connection: Any, manifest: Any, components: list[Any]) -> None:
+    """After the engine created plugins from their models in a registry-era database, record
+    them at their latest numbers (as MediaGoblin does), in the same transaction."""
+    spec = getattr(manifest, "legacy_registry", None)
+    if spec is None or not components:
+        return
+    rows = dict(read_rows(connection, manifest))
+    if spec.marker not in rows:
+        return
+    record_rows(connection, manifest, records(manifest, components))
