@@ -20,9 +20,13 @@ tables the parent created from the current models. Output, one JSON object per l
     {"event": "legacy.failed", "component", "registry_name", "version", "name", "error"}
 
 Each migration and its row update run in one transaction (SQLite too: BEGIN is taken over from
-pysqlite), so a failure leaves the database at the previous number. Exit 0 when every step
-reached its target, 65 when the database's state is refused (no row, below the lowest supported
-number, above the module's last), 70 when a migration failed, 64 on bad input.
+pysqlite), so a failure leaves the database at the previous number. The child-lifetime keys of
+the sealed runtime's shared ``lifetime.py`` (parent_pid, parent_fd, application_name,
+connect_args, fence) ride in the same job when that module sits beside this file; without it a
+minimal stand-in only turns stop signals into a rollback. Exit 0 when every step reached its
+target, 65 when the database's state is refused (no row, below the lowest supported number,
+above the module's last), 70 when a migration failed, 128+N when stopped by signal N, 64 on bad
+input.
 """
 
 import importlib.util
@@ -46,44 +50,57 @@ class Refused(Exception):
     pass
 
 
-class Stop(BaseException):
-    """SIGTERM/SIGINT/SIGHUP: unwinds through the open transaction, which rolls back."""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+try:  # the shared child-lifetime machinery (parent death, parent pipe, lock fence, names)
+    from lifetime import Lifetime, Stopped  # noqa: E402
+except ImportError:  # not shipped beside this runner: a minimal stand-in with its interface
+
+    class Stopped(Exception):  # noqa: N818 (the shared module's name)
+        def __init__(self, reason, exit_code, lock_lost=False):
+            super().__init__(reason)
+            self.exit_code = exit_code
+            self.lock_lost = lock_lost
+
+    class Lifetime:
+        """Stop signals roll the transaction in flight back; nothing else is watched."""
+
+        def __init__(self, job):
+            self.stopped = None
+            self.application_name = job.get("application_name")
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(signum, self._on_signal)
+
+        def _on_signal(self, signum, _frame):
+            if self.stopped is None:
+                self.stopped = (f"stopped by {signal.Signals(signum).name}", 128 + signum)
+                raise Stopped(*self.stopped)
+
+        def engine_options(self, url):
+            if url.startswith("postgresql") and self.application_name:
+                return {"connect_args": {"application_name": self.application_name}}
+            return {}
+
+        def attach(self, engine):
+            pass
+
+        def enter(self, connection):
+            pass
+
+        def before_commit(self, connection):
+            if self.stopped is not None:
+                raise Stopped(*self.stopped)
 
 
 def emit(**event):
     PROTOCOL.write(json.dumps(event) + "\n")
 
 
-def install_lifetime():
-    """Child-lifetime machinery: the shared helper if the runtime ships one, else our own.
-
-    Our own minimal version turns the stop signals into an exception so the transaction in
-    flight rolls back and the process exits non-zero.
-    """
-    try:
-        helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lifetime.py")
-        if os.path.exists(helper):
-            spec = importlib.util.spec_from_file_location("gmg_legacy_lifetime", helper)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            if hasattr(module, "install"):
-                module.install()
-                return
-    except Exception as exc:  # never let the optional helper break the walk
-        print(f"lifetime helper not used: {exc}", file=sys.stderr)
-
-    def stop(signum, _frame):
-        raise Stop(signal.Signals(signum).name)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, stop)
-
-
-def make_engine(url):
+def make_engine(url, lifetime):
     from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, **lifetime.engine_options(url))
+    lifetime.attach(engine)
     if engine.dialect.name == "sqlite":
         # pysqlite would commit before each DDL statement: take BEGIN over so a step is atomic.
         @event.listens_for(engine, "connect")
@@ -151,7 +168,7 @@ class Registry:
             self.move(conn, name, current, version)
 
 
-def walk(engine, registry, step):
+def walk(engine, registry, step, lifetime):
     component, name, target = step["component"], step["name"], int(step["to"])
     module = load_module(step["module"], component)
     migrations = module.MIGRATIONS
@@ -186,17 +203,24 @@ def walk(engine, registry, step):
         started = time.monotonic()
         try:
             with engine.begin() as conn:  # the migration and its row update, atomically
+                lifetime.enter(conn)
                 function(conn)
                 registry.move(conn, name, version - 1, version)
-        except Exception as exc:
+                lifetime.before_commit(conn)
+        except Exception as exc:  # reported to the parent, which owns the exit code
+            stop = exc if isinstance(exc, Stopped) else None
+            if stop is None and lifetime.stopped is not None:  # a cancelled statement
+                stop = Stopped(*lifetime.stopped)
             emit(
                 event="legacy.failed",
                 **base,
                 version=version,
                 name=function.__name__,
-                error=f"{type(exc).__name__}: {exc}".splitlines()[0],
+                error=str(stop) if stop else f"{type(exc).__name__}: {exc}".splitlines()[0],
+                stopped=stop is not None,
+                lock_lost=bool(stop and stop.lock_lost),
             )
-            return False
+            return stop.exit_code if stop else 70
         emit(
             event="legacy.applied",
             **base,
@@ -204,7 +228,7 @@ def walk(engine, registry, step):
             name=function.__name__,
             duration_s=round(time.monotonic() - started, 3),
         )
-    return True
+    return 0
 
 
 def main(argv):
@@ -221,16 +245,18 @@ def main(argv):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         emit(event="legacy.failed", error=f"bad input: {exc}")
         return 64
-    install_lifetime()
-    engine = make_engine(url)
+    lifetime = Lifetime(job)
+    engine = make_engine(url, lifetime)
     try:
         for step in steps:
-            if not walk(engine, registry, step):
-                return 70
+            if (code := walk(engine, registry, step, lifetime)) != 0:
+                return code
         if records:
             with engine.begin() as conn:
+                lifetime.enter(conn)
                 for rec in records:
                     registry.record(conn, rec["name"], int(rec["version"]))
+                lifetime.before_commit(conn)
             for rec in records:
                 emit(
                     event="legacy.recorded",
@@ -241,9 +267,9 @@ def main(argv):
     except Refused as refused:
         emit(event="legacy.refused", **refused.args[0])
         return 65
-    except Stop as stop:
-        emit(event="legacy.failed", error=f"stopped by {stop}")
-        return 143
+    except Stopped as exc:  # between migrations
+        emit(event="legacy.failed", error=str(exc), stopped=True, lock_lost=exc.lock_lost)
+        return exc.exit_code
     except Exception as exc:
         emit(event="legacy.failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
         return 70
