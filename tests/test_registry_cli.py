@@ -185,3 +185,20 @@ def test_v081_upgraded_by_mediagoblin_090(db_url):
     assert sorted(result.last["applied"]) == ["afd3d1da5e29", "cc3651803714"]
     assert diff(head_fresh(db_url), fingerprint(db_url)) == []
     assert_rows_kept(db_url)
+
+
+def test_upgraded_registry_database_takes_the_light_path(sqlite_url, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(REPO / "migrations", bundle, ignore=shutil.ignore_patterns("__pycache__"))
+    assert run_gmg("bundle-index", "--migrations", str(bundle)).code == 0
+    env = {"GMG_MIGRATIONS": str(bundle)}
+    build_registry_db(sqlite_url, 26)
+    args = ("dbupdate", "--database-url", sqlite_url, *ALL)
+    first = run_gmg(*args, env=env, timeout=300)
+    assert first.code == 0 and first.last["changed"] is True, first
+    assert first.last.get("fast_path") is not True
+    again = run_gmg(*args, env=env)
+    assert again.code == 0 and again.last["changed"] is False, again
+    assert again.last["fast_path"] is True  # core__migrations keeps __main__ = 44: Alembic wins

@@ -17,6 +17,7 @@ goes to the full path, which decides and reports properly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -297,18 +298,19 @@ def _facts(cursor, tables: set[str], bundle: Bundle, dialect: str) -> VersionFac
     if bundle.legacy_version_table.name in tables and bundle.legacy_components:
         cursor.execute(f"SELECT repository_id, version FROM {quoted['legacy_version_table']}")
         legacy = [tuple(r) for r in cursor.fetchall()]
+    registry_rows: list = []
     spec = bundle.manifest.legacy_registry
-    if spec is not None and spec.table.name in tables:
+    if spec is not None and spec.table.name in tables:  # MediaGoblin's core__migrations
         if spec.table.schema:
             return None
         from .facts import quoted as quote_table
 
         cursor.execute(
-            f"SELECT 1 FROM {quote_table(spec.table, dialect)} WHERE {spec.name_column} = %s"
-            if dialect == "postgresql"
-            else f"SELECT 1 FROM {quote_table(spec.table, dialect)} WHERE {spec.name_column} = ?",
-            (spec.marker,),
+            f'SELECT "{spec.name_column}", "{spec.version_column}" '
+            f"FROM {quote_table(spec.table, dialect)}"
         )
-        if cursor.fetchall():
-            return None  # under the legacy registry: the full path decides
-    return checked(bundle.manifest, frozenset(tables), rows, legacy)
+        registry_rows = [tuple(r) for r in cursor.fetchall()]
+        if any(not isinstance(n, str) or type(v) is not int for n, v in registry_rows):
+            return None  # malformed: the full path refuses it with its message
+    facts = checked(bundle.manifest, frozenset(tables), rows, legacy)
+    return dataclasses.replace(facts, registry=tuple(registry_rows))
