@@ -53,11 +53,6 @@ def last_number(scripts: Any) -> int:
     return max(scripts.handoff)
 
 
-def target(scripts: Any, version: int) -> int:
-    """The handoff number a component at ``version`` walks to (the next one at or above)."""
-    return min(v for v in scripts.handoff if v >= version)
-
-
 def read_rows(connection: Any, manifest: Any) -> list[tuple[str, int]]:
     """(name, version) rows of the registry table; [] when there is none or no adapter."""
     import sqlalchemy as sa
@@ -126,27 +121,6 @@ def decide(manifest: Any, rows: list[tuple[str, int]]) -> RegistryState:
     return RegistryState(versions=versions, unknown=unknown)
 
 
-def check_alembic_consistent(
-    manifest: Any, rows: list[tuple[str, int]], positions: dict, applied: set
-) -> None:
-    """Alembic rows win; a registry left behind must have stopped at a handoff it went through.
-
-    Only components whose Alembic branch exists are checked (``positions``); the others keep
-    their registry number until enabled. A database MediaGoblin 0.9.0 upgraded from 0.8.1 keeps
-    ``__main__`` = 44 beside its ``alembic_version``: consistent, 44 hands over to 52bf0ccbedc1.
-    """
-    state = decide(manifest, rows)
-    for name, version in state.versions.items():
-        if name not in positions:
-            continue
-        revision = handoff_revision(manifest.component(name), version)
-        if revision is None or revision not in applied:
-            raise StateRefused(
-                f"{name} is under Alembic but its legacy registry version {version} is not a "
-                "handoff point it went through"
-            )
-
-
 @dataclass(frozen=True)
 class View:
     """A registry component seen like a sqlalchemy-migrate repository by the classifier."""
@@ -201,29 +175,6 @@ def handoff_revision(component: Any, version: int) -> str | None:
         base = getattr(component, "base", None)
         return base[0] if base else None
     return None
-
-
-def steps(manifest: Any, state: RegistryState, enabled: tuple[str, ...]) -> list[dict]:
-    """Runner steps: core and enabled plugins that sit below their handoff number."""
-    out = []
-    for component in manifest.components:
-        if component.name not in state.versions:
-            continue
-        if component.plugin and component.name not in enabled:
-            continue
-        scripts = scripts_of(component)
-        version = state.versions[component.name]
-        if scripts is None or version >= target(scripts, version):
-            continue
-        out.append(
-            {
-                "component": component.name,
-                "name": component.module,
-                "module": str(scripts.migrations),
-                "to": target(scripts, version),
-            }
-        )
-    return out
 
 
 def records(manifest: Any, components: list[Any]) -> list[dict]:
