@@ -207,3 +207,35 @@ def test_upgraded_registry_database_takes_the_light_path(sqlite_url, tmp_path):
     again = run_gmg(*args, env=env)
     assert again.code == 0 and again.last["changed"] is False, again
     assert again.last["fast_path"] is True  # core__migrations keeps __main__ = 44: Alembic wins
+
+
+def test_rows_inserted_mid_history_survive(db_url):
+    """Rows written by a 0.9-dev instance at registry 38 (actor columns, generic references)."""
+    build_registry_db(db_url, 38)
+    execute(
+        db_url,
+        "INSERT INTO core__media_entries (id, actor, title, slug, created, updated, media_type, "
+        "state, remote) VALUES (3, 2, 'Third', 'third', '2016-01-02 03:04:05', "
+        "'2016-01-02 03:04:05', 'mediagoblin.media_types.image', 'processed', false)",
+        "INSERT INTO core__generic_model_reference (id, obj_pk, model_type) "
+        "VALUES (100, 3, 'core__media_entries')",
+        "INSERT INTO core__collection_items (id, collection, object_id, added) "
+        "VALUES (2, 1, 100, '2016-01-02 03:04:05')",
+        "INSERT INTO core__media_comments (id, media_entry, actor, created, content) "
+        "VALUES (2, 3, 1, '2016-01-03 00:00:00', 'Second comment')",
+    )
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    assert [e["version"] for e in result.named("legacy.applied")] == list(range(39, 45))
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert sorted(query(db_url, "SELECT collection, object_id FROM core__collection_items"))[
+        -1
+    ] == (1, 100)
+    ((comment_ref,),) = query(
+        db_url,
+        "SELECT id FROM core__generic_model_reference "
+        "WHERE model_type = 'core__media_comments' AND obj_pk = 2",
+    )
+    assert query(
+        db_url, "SELECT target_id FROM core__comment_links WHERE comment_id = :c", c=comment_ref
+    ) == [(100,)]
