@@ -224,7 +224,8 @@ def _sqlite_index(conn, table, name, cols, unique) -> None:
 
 def _sqlite_rebuild(conn, table: str, change: Change) -> None:
     insp = sa.inspect(conn)
-    columns = insp.get_columns(table)
+    # a copy: SQLAlchemy 1.4's SQLite get_pk_constraint sorts the cached column list in place
+    columns = list(insp.get_columns(table))
     pk = insp.get_pk_constraint(table)["constrained_columns"]
     fks = insp.get_foreign_keys(table)
     uniques = insp.get_unique_constraints(table)
@@ -235,10 +236,12 @@ def _sqlite_rebuild(conn, table: str, change: Change) -> None:
     def renamed(col):
         return change.rename.get(col, col)
 
-    md = sa.MetaData()
     new_name = f"{table}__rebuild"
-    stubs = {}
-    new_cols, copy_from = [], []
+
+    def cols_sql(names):
+        return ", ".join(q(conn, c) for c in names)
+
+    lines, copy_from = [], []
     for col in columns:
         if col["name"] in dropped:
             continue
@@ -248,21 +251,14 @@ def _sqlite_rebuild(conn, table: str, change: Change) -> None:
             nullable = False
         if name in change.nullable:
             nullable = True
-        new_cols.append(
-            sa.Column(
-                name,
-                col["type"],
-                nullable=nullable if col["name"] not in pk else nullable,
-                primary_key=False,
-                autoincrement=False,
-            )
-        )
+        type_sql = col["type"].compile(dialect=conn.dialect)
+        lines.append(f"{q(conn, name)} {type_sql}{'' if nullable else ' NOT NULL'}")
         copy_from.append(col["name"])
     for spec in change.add:
-        new_cols.append(sa.Column(spec.name, spec.type_, nullable=spec.nullable))
-    constraints = []
+        type_sql = sa.types.to_instance(spec.type_).compile(dialect=conn.dialect)
+        lines.append(f"{q(conn, spec.name)} {type_sql}{'' if spec.nullable else ' NOT NULL'}")
     if pk:
-        constraints.append(sa.PrimaryKeyConstraint(*[renamed(c) for c in pk]))
+        lines.append(f"PRIMARY KEY ({cols_sql(renamed(c) for c in pk)})")
     all_fks = [
         (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
         for fk in fks
@@ -272,30 +268,24 @@ def _sqlite_rebuild(conn, table: str, change: Change) -> None:
         ([spec.name], spec.fk.split(".")[0], [spec.fk.split(".")[1]]) for spec in change.add if spec.fk
     ]
     for cols, ref_table, ref_cols in all_fks:
-        if ref_table not in stubs:
-            stubs[ref_table] = sa.Table(ref_table, md, *[sa.Column(c, sa.Integer) for c in ref_cols])
-        for c in ref_cols:
-            if c not in stubs[ref_table].c:
-                stubs[ref_table].append_column(sa.Column(c, sa.Integer))
-        constraints.append(
-            sa.ForeignKeyConstraint(
-                [renamed(c) for c in cols], [f"{ref_table}.{c}" for c in ref_cols]
-            )
+        lines.append(
+            f"FOREIGN KEY({cols_sql(renamed(c) for c in cols)}) "
+            f"REFERENCES {q(conn, ref_table)} ({cols_sql(ref_cols)})"
         )
-    for uq in uniques:
-        if not dropped & set(uq["column_names"]):
-            constraints.append(sa.UniqueConstraint(*[renamed(c) for c in uq["column_names"]]))
-    for spec in change.add:
-        if spec.unique:
-            constraints.append(sa.UniqueConstraint(spec.name))
-    for cols in change.unique:
-        constraints.append(sa.UniqueConstraint(*cols))
+    uniques_sql = [
+        [renamed(c) for c in uq["column_names"]]
+        for uq in uniques
+        if not dropped & set(uq["column_names"])
+    ]
+    uniques_sql += [[spec.name] for spec in change.add if spec.unique]
+    uniques_sql += [list(cols) for cols in change.unique]
+    lines += [f"UNIQUE ({cols_sql(cols)})" for cols in uniques_sql]
     for ck in checks:
         text = ck["sqltext"]
         if not any(d in text for d in dropped):
-            constraints.append(sa.CheckConstraint(text))
-    new_table = sa.Table(new_name, md, *new_cols, *constraints)
-    new_table.create(conn)
+            lines.append(f"CHECK ({text})")
+    body = ", \n\t".join(lines)
+    conn.exec_driver_sql(f"CREATE TABLE {q(conn, new_name)} (\n\t{body}\n)")
     targets = ", ".join(q(conn, renamed(c)) for c in copy_from)
     sources = ", ".join(q(conn, c) for c in copy_from)
     conn.exec_driver_sql(
