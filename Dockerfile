@@ -31,7 +31,8 @@ COPY pyproject.toml README.md ./
 COPY entrypoint/ entrypoint/
 RUN /opt/gmg/venv/bin/pip install --no-deps . \
     && runner="$(/opt/gmg/venv/bin/python -c 'from gmg_dbupdate.legacy import RUNNER; print(RUNNER)')" \
-    && install -D -m 0644 entrypoint/legacy/runner.py "$runner" \
+    && install -d "$(dirname "$runner")" \
+    && install -m 0644 entrypoint/legacy/*.py "$(dirname "$runner")/" \
     && /opt/gmg/venv/bin/pip uninstall --yes pip setuptools
 
 # The schema bundle at a fixed path, byte-compiled (the root filesystem is read-only at run time).

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from pgserver import PASSWORD, Cluster, wait_until_accepting
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "migrations"
+# the invented test bundle: its legacy history is sqlalchemy-migrate repositories
+BUNDLE = REPO / "tests" / "bundles" / "invented"
 GMG = str(Path(sys.executable).parent / "gmg")
 ESSENTIAL_KEYS = ("timestamp", "level", "event")
 
@@ -81,6 +82,7 @@ def run_gmg(
     json_logs: bool = True,
 ) -> Result:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
+    full_env["GMG_MIGRATIONS"] = str(BUNDLE)  # tests never depend on the shipped bundle
     full_env.update(env or {})
     started = time.monotonic()
     _RUNS.append(None)
@@ -237,11 +239,19 @@ def _default(value):
     return None if value is None else str(value).strip("()'\"")
 
 
+def declare_head(bundle: Path, old: str, new: str) -> None:
+    """A test that adds a revision on top of ``old`` declares it in the copy's manifest."""
+    manifest = bundle / "manifest.toml"
+    text = manifest.read_text(encoding="utf-8")
+    assert f'heads = ["{old}"]' in text
+    manifest.write_text(text.replace(f'heads = ["{old}"]', f'heads = ["{new}"]'), encoding="utf-8")
+
+
 def heads() -> dict[str, str]:
-    """The bundle's branch heads, read through the engine's own loader."""
+    """The invented bundle's head per component (one each), read through the engine's loader."""
     from gmg_dbupdate.bundle import Bundle
 
-    return Bundle.load(BUNDLE).branches.heads
+    return {c: only for c, (only,) in Bundle.load(BUNDLE).branches.heads.items()}
 
 
 # --- jobs in the background -----------------------------------------------------------------
@@ -254,6 +264,7 @@ class Job:
         import threading
 
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
+        full_env["GMG_MIGRATIONS"] = str(BUNDLE)  # tests never depend on the shipped bundle
         full_env.update(env or {})
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
@@ -307,7 +318,7 @@ def crowd(n: int, *args: str) -> list[tuple[int, list[dict]]]:
     """``n`` runs of ``gmg dbupdate ARGS`` started at once: (exit code, events) of each."""
     procs = [
         subprocess.Popen(
-            [GMG, "dbupdate", *args],
+            [GMG, "dbupdate", "--migrations", str(BUNDLE), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "migrations"
+BUNDLE = REPO / "tests" / "bundles" / "invented"
 
 # Runs under the legacy interpreter (SQLAlchemy 1.4 + sqlalchemy-migrate): one job on stdin.
 _BUILD = """

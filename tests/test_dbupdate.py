@@ -104,7 +104,7 @@ def test_embedded_sqlite_default_in_working_directory(tmp_path):
 def _older_revisions():
     branches = BUNDLE_OBJ.branches
     for rev in BUNDLE_OBJ.script.walk_revisions():
-        if rev.revision != branches.heads[branches.owner[rev.revision]]:
+        if rev.revision not in branches.heads[branches.owner[rev.revision]]:
             yield pytest.param(
                 branches.owner[rev.revision],
                 rev.revision,

@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import BUNDLE, query, run_gmg, schema_of
+from conftest import BUNDLE, declare_head, query, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, free_port
 
@@ -215,7 +215,7 @@ def test_missing_bundle_exits_64(tmp_path, sqlite_url):
 )
 def test_migration_that_raises_exits_70_names_revision_and_rolls_back(bundle_copy, db_url):
     bundle = Bundle.load(BUNDLE)
-    head = bundle.branches.heads["core"]
+    (head,) = bundle.branches.heads["core"]
     boom = bundle_copy / "versions" / "core" / "bbbbbbbbbbbb_boom.py"
     boom.write_text(
         f'"""explodes"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
@@ -226,6 +226,7 @@ def test_migration_that_raises_exits_70_names_revision_and_rolls_back(bundle_cop
         '    op.execute("SELECT * FROM no_such_table_anywhere")\n\n'
         "def downgrade():\n    pass\n"
     )
+    declare_head(bundle_copy, head, "bbbbbbbbbbbb")
     # bring the database to the shipped head first, with the original bundle
     assert run_gmg("dbupdate", "--database-url", db_url).code == 0
     before = schema_of(db_url)

@@ -12,13 +12,13 @@ from collections import Counter
 
 import pytest
 
-from conftest import BUNDLE, Job, crowd, query, run_gmg, schema_of, version_rows
+from conftest import BUNDLE, Job, crowd, declare_head, query, run_gmg, schema_of, version_rows
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, Cluster, wait_until_accepting
 
 pytestmark = [pytest.mark.slow]
 BUNDLE_OBJ = Bundle.load(BUNDLE)
-HEAD = BUNDLE_OBJ.branches.heads["core"]
+(HEAD,) = BUNDLE_OBJ.branches.heads["core"]
 SLOW = "cccccccccccc"
 
 
@@ -38,6 +38,7 @@ def slow_bundle(tmp_path, seconds: float):
         f"        time.sleep({seconds})\n\n\n"
         "def downgrade():\n    pass\n"
     )
+    declare_head(target, HEAD, SLOW)
     return target
 
 
@@ -89,7 +90,7 @@ def test_database_comes_up_late(own_cluster, observe):
     ready = result.named("db.ready")[0]
     assert ready["waited_s"] >= 5 and ready["attempts"] > 1
     assert ready["attempts"] / ready["waited_s"] <= 10
-    assert BUNDLE_OBJ.branches.heads["core"] in version_rows(own_cluster.admin_url)
+    assert HEAD in version_rows(own_cluster.admin_url)
     observe(f"exit 0 after waiting {ready['waited_s']} s ({ready['attempts']} attempts)")
 
 

@@ -47,8 +47,9 @@ SCRIPT = BUNDLE_OBJ.script  # Alembic's own view of the bundle's revisions
 HEADS = heads()
 MANIFEST = tomllib.loads((BUNDLE / "manifest.toml").read_text(encoding="utf-8"))
 _FOLDERS = {
-    (BUNDLE / entry["versions"]).resolve(): entry["name"]
+    (BUNDLE / folder).resolve(): entry["name"]
     for entry in [MANIFEST["core"], *MANIFEST.get("plugins", [])]
+    for folder in entry["versions"]
 }
 OWNER = {r.revision: _FOLDERS[Path(r.path).resolve().parent] for r in SCRIPT.walk_revisions()}
 LEGACY = {

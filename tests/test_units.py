@@ -184,8 +184,8 @@ def test_positions_follow_depends_on():
     for revision, needs in branches.requires.items():
         applied = branches.applied([revision])
         assert revision in applied and set(needs) <= applied
-    everything = branches.positions(list(branches.heads.values()))
-    assert everything == {c: frozenset({h}) for c, h in branches.heads.items()}
+    everything = branches.positions([h for hs in branches.heads.values() for h in hs])
+    assert everything == {c: frozenset(hs) for c, hs in branches.heads.items()}
 
 
 def test_light_json_lines_match_structlogs(capsys, monkeypatch):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
-from conftest import GMG, execute, parse_events, run_gmg
+from conftest import BUNDLE, GMG, execute, parse_events, run_gmg
 
 
 def test_dbverify_equal_after_bootstrap_and_drift_after_tampering(db_url):
@@ -62,6 +63,7 @@ def test_dbcheck_wait_returns_once_migrated(pg_url):
         [GMG, "dbcheck", "--wait", "--wait-timeout", "60", "--database-url", pg_url],
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "GMG_MIGRATIONS": str(BUNDLE)},  # the bundle run_gmg uses
     )
     time.sleep(3)
     assert waiter.poll() is None, "dbcheck --wait returned before the schema was current"

@@ -1,4 +1,4 @@
-"""Install components from their models: create tables, stamp the branch head, lay foundations."""
+"""Install components from their models: create tables, stamp their heads, lay foundations."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ def install(
     names = [c.name for c in components]
     tables = [t for t in metadata.sorted_tables if any(t.name in owned[n] for n in names)]
     metadata.create_all(connection, tables=tables, checkfirst=False)
-    heads = [bundle.branches.heads[n] for n in names]
+    heads = [h for n in names for h in bundle.branches.heads[n]]
     command.stamp(bundle.alembic_config(connection=connection), heads)
     for component in components:
         log.info(
             "schema.bootstrapped",
             component=component.name,
             tables=sorted(owned[component.name]),
-            revision=bundle.branches.heads[component.name],
+            revisions=list(bundle.branches.heads[component.name]),
         )
     for component in components:
         if bundle.lay_foundations(component, connection, metadata):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from . import registry
 from .bundle import Bundle
 from .errors import StateRefused
+from .facts import VersionFacts, read_facts
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -26,6 +28,7 @@ class DbState:
     unknown_revisions: tuple[str, ...] = ()
     unmanaged_tables: tuple[str, ...] = ()
     problem: str = ""
+    retired: tuple[str, ...] = ()  # rows naming revisions the bundle no longer ships
 
     def installed(self, component: str) -> bool:
         return component in self.versions
@@ -41,50 +44,56 @@ class DbState:
                 else {}
             ),
             **({"unmanaged_tables": list(self.unmanaged_tables)} if self.unmanaged_tables else {}),
+            **({"retired_revisions": list(self.retired)} if self.retired else {}),
         }
 
 
 def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
     """Read what classification needs through SQLAlchemy, then decide."""
-    from sqlalchemy import inspect, text
-
-    tables = frozenset(inspect(connection).get_table_names())
-    rows: list[str] = []
-    if bundle.version_table in tables:
-        rows = list(
-            connection.execute(text(f'SELECT version_num FROM "{bundle.version_table}"')).scalars()
-        )
-    legacy: list[tuple[str, Any]] = []
-    if bundle.legacy_version_table in tables and bundle.legacy_components:
-        legacy = list(
-            connection.execute(
-                text(f'SELECT repository_id, version FROM "{bundle.legacy_version_table}"')
-            )
-        )
-    return decide(bundle, tables, rows, legacy)
+    return decide(bundle, read_facts(connection, bundle.manifest))
 
 
-def decide(
-    bundle: Bundle, tables: frozenset[str], rows: list[str], legacy_table: list[tuple[str, Any]]
-) -> DbState:
+def effective_rows(bundle: Bundle, rows: list[str] | tuple[str, ...]) -> list[str]:
+    """The rows once retired revisions are gone: each dropped, or replaced by its
+    down_revision where no other row already stands for that one."""
+    kept = [r for r in rows if r not in bundle.retired]
+    for row in rows:
+        down = bundle.retired[row].down_revision if row in bundle.retired else None
+        if down is not None and down not in bundle.branches.applied(kept):
+            kept.append(down)
+    return kept
+
+
+def decide(bundle: Bundle, facts: VersionFacts) -> DbState:
     """Classify from plain facts: the table names, Alembic's rows, sqlalchemy-migrate's rows."""
+    tables = facts.tables
     owned = bundle.table_names()
     ours = tables & set().union(*owned.values())
     ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
-    legacy_rows = {ids[repo]: int(version) for repo, version in legacy_table if repo in ids}
-    if not rows and not legacy_rows:
-        kind = UNMANAGED if ours else FRESH
-        return DbState(kind=kind, tables=tables, unmanaged_tables=tuple(sorted(ours)))
-
-    unknown = tuple(sorted(r for r in rows if r not in bundle.branches.owner))
+    legacy_rows = {ids[repo]: version for repo, version in facts.legacy if repo in ids}
+    if facts.registry:  # MediaGoblin's own registry (issue 12): only with its marker row
+        for name, version in registry.decide(
+            bundle.manifest, list(facts.registry)
+        ).versions.items():
+            legacy_rows.setdefault(name, version)
+    retired = tuple(sorted(r for r in facts.rows if r in bundle.retired))
+    unknown = tuple(
+        sorted(r for r in facts.rows if r not in bundle.branches.owner and r not in retired)
+    )
     if unknown:
         return DbState(kind=AHEAD, tables=tables, unknown_revisions=unknown)
+    rows = effective_rows(bundle, facts.rows)
+    if not rows and not legacy_rows:
+        kind = UNMANAGED if ours else FRESH
+        return DbState(
+            kind=kind, tables=tables, unmanaged_tables=tuple(sorted(ours)), retired=retired
+        )
     versions = bundle.branches.positions(rows)
     applied = bundle.branches.applied(rows)
 
     legacy: dict[str, int] = {}
     for name, version in legacy_rows.items():
-        repo = bundle.component(name).legacy
+        repo = registry.legacy_side(bundle, name)
         if name in versions:
             # Alembic rows win; the legacy rows must have stopped exactly at a handoff.
             if version not in repo.handoff or repo.handoff[version] not in applied:
@@ -116,6 +125,16 @@ def decide(
             tables=tables,
             problem=f"legacy versions for {sorted(legacy)} but none for {bundle.core.name}",
         )
+    # A component whose rows say it is at its heads must have every table its models define.
+    for name, position in versions.items():
+        missing = sorted(owned[name] - tables)
+        if bundle.branches.at_heads(name, position) and missing:
+            return DbState(
+                kind=INCONSISTENT,
+                tables=tables,
+                problem=f"{bundle.version_table} says {name} is at {sorted(position)}, but its "
+                f"tables {', '.join(missing)} are missing",
+            )
     # Tables of a component with no version anywhere: someone created them by hand.
     known = set(versions) | set(legacy)
     stray = tuple(
@@ -124,7 +143,11 @@ def decide(
     if stray:
         return DbState(kind=UNMANAGED, tables=tables, unmanaged_tables=stray)
     return DbState(
-        kind=ALEMBIC if versions else LEGACY, versions=versions, tables=tables, legacy=legacy
+        kind=ALEMBIC if versions else LEGACY,
+        versions=versions,
+        tables=tables,
+        legacy=legacy,
+        retired=retired,
     )
 
 
@@ -151,13 +174,15 @@ def refuse_unusable(state: DbState, bundle: Bundle) -> None:
 
 def pending(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> list[dict]:
     """What ``gmg dbupdate`` would do, per component (empty when current)."""
-    heads = bundle.branches.heads
-    todo = []
+    todo = [
+        {"component": bundle.retired[r].component, "action": "retire", "revision": r}
+        for r in state.retired
+    ]
     for component in [bundle.core.name, *enabled]:
-        head = heads[component]
+        heads = sorted(bundle.branches.heads[component])
         current = state.versions.get(component)
         if component in state.legacy:
-            repo = bundle.component(component).legacy
+            repo = registry.legacy_side(bundle, component)
             version = state.legacy[component]
             todo.append(
                 {
@@ -165,14 +190,19 @@ def pending(state: DbState, bundle: Bundle, enabled: tuple[str, ...]) -> list[di
                     "action": "legacy",
                     "from": version,
                     "to": repo.target(version),
-                    "head": head,
+                    "heads": heads,
                 }
             )
         elif current is None:
-            todo.append({"component": component, "action": "install", "head": head})
-        elif current != {head}:
+            todo.append({"component": component, "action": "install", "heads": heads})
+        elif not bundle.branches.at_heads(component, current):
             todo.append(
-                {"component": component, "action": "upgrade", "from": sorted(current), "head": head}
+                {
+                    "component": component,
+                    "action": "upgrade",
+                    "from": sorted(current),
+                    "heads": heads,
+                }
             )
     return todo
 

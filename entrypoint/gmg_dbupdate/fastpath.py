@@ -17,6 +17,7 @@ goes to the full path, which decides and reports properly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from .bundle import Bundle
 from .config import SECRET_PARAMS, Settings
 from .db import pg_connect_args, runner_name
 from .errors import Interrupted
+from .facts import VersionFacts, checked
 from .logs import add_secret, get_logger, scrub
 from .snapshot import snapshot_path
 
@@ -114,7 +116,7 @@ class Light:
                 with contextlib.suppress(Exception):
                     self._connection.rollback()
             return None
-        return None if facts is None else classify.decide(self.bundle, *facts)
+        return None if facts is None else classify.decide(self.bundle, facts)
 
     def is_current(self, state: classify.DbState | None) -> bool:
         if state is None or state.kind != classify.ALEMBIC:
@@ -139,7 +141,9 @@ class Light:
     def lock(self):
         from .lock import PostgresLock, lock_key
 
-        return PostgresLock(self._connection, lock_key(self.bundle.name, self.bundle.version_table))
+        return PostgresLock(
+            self._connection, lock_key(self.bundle.name, str(self.bundle.version_table))
+        )
 
 
 def run(settings: Settings) -> dict | None:
@@ -258,18 +262,18 @@ def _target(settings: Settings) -> tuple[str, object] | None:
     return "postgresql", {k: v for k, v in params.items() if v is not None}
 
 
-def _read_pg(connection, bundle: Bundle) -> tuple:
+def _read_pg(connection, bundle: Bundle) -> VersionFacts | None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
         )
-        facts = _facts(cursor, {r[0] for r in cursor.fetchall()}, bundle)
+        facts = _facts(cursor, {r[0] for r in cursor.fetchall()}, bundle, "postgresql")
     if not connection.autocommit:
         connection.rollback()
     return facts
 
 
-def _read_sqlite(path: Path, bundle: Bundle) -> tuple | None:
+def _read_sqlite(path: Path, bundle: Bundle) -> VersionFacts | None:
     import sqlite3
     from urllib.parse import quote
 
@@ -281,18 +285,37 @@ def _read_sqlite(path: Path, bundle: Bundle) -> tuple | None:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' "
             "ESCAPE '~'"
         )
-        return _facts(connection.cursor(), {r[0] for r in cursor.fetchall()}, bundle)
+        return _facts(connection.cursor(), {r[0] for r in cursor.fetchall()}, bundle, "sqlite")
     finally:
         connection.close()
 
 
-def _facts(cursor, tables: set[str], bundle: Bundle) -> tuple:
+def _facts(cursor, tables: set[str], bundle: Bundle, dialect: str) -> VersionFacts | None:
+    """The version rows, read with the identifiers as the dialect quotes them (index)."""
+    if any(t.schema for t in (bundle.version_table, bundle.legacy_version_table)):
+        return None  # a schema-qualified version table: the full path reads it
+    quoted = bundle.quoted[dialect]
     rows: list[str] = []
     legacy: list = []
-    if bundle.version_table in tables:
-        cursor.execute(f'SELECT version_num FROM "{bundle.version_table}"')
+    if bundle.version_table.name in tables:
+        cursor.execute(f"SELECT version_num FROM {quoted['version_table']}")
         rows = [r[0] for r in cursor.fetchall()]
-    if bundle.legacy_version_table in tables and bundle.legacy_components:
-        cursor.execute(f'SELECT repository_id, version FROM "{bundle.legacy_version_table}"')
+    if bundle.legacy_version_table.name in tables and bundle.legacy_components:
+        cursor.execute(f"SELECT repository_id, version FROM {quoted['legacy_version_table']}")
         legacy = [tuple(r) for r in cursor.fetchall()]
-    return frozenset(tables), rows, legacy
+    registry_rows: list = []
+    spec = bundle.manifest.legacy_registry
+    if spec is not None and spec.table.name in tables:  # MediaGoblin's core__migrations
+        if spec.table.schema:
+            return None
+        from .facts import quoted as quote_table
+
+        cursor.execute(
+            f'SELECT "{spec.name_column}", "{spec.version_column}" '
+            f"FROM {quote_table(spec.table, dialect)}"
+        )
+        registry_rows = [tuple(r) for r in cursor.fetchall()]
+        if any(not isinstance(n, str) or type(v) is not int for n, v in registry_rows):
+            return None  # malformed: the full path refuses it with its message
+    facts = checked(bundle.manifest, frozenset(tables), rows, legacy)
+    return dataclasses.replace(facts, registry=tuple(registry_rows))

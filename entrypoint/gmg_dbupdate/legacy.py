@@ -18,10 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import interrupts
-from .bundle import Bundle
 from .config import Settings
 from .db import pg_connect_args, runner_name
-from .errors import ConfigError, LockLost, MigrationFailed
+from .errors import ConfigError, LockLost, MigrationFailed, StateRefused
 from .lock import Fence
 from .logs import get_logger, scrub
 
@@ -43,12 +42,14 @@ def legacy_python() -> str:
 
 def run_legacy(
     settings: Settings,
-    bundle: Bundle,
     steps: list[dict],
     fence: Fence | None = None,
     on_applied: Callable[[dict], None] | None = None,
+    runner: Path = RUNNER,
+    extra: dict | None = None,
 ) -> list[dict]:
-    """Upgrade each legacy repository to its handoff version; 70 naming the failing script.
+    """Walk legacy histories in a sealed runner (``runner``; ``extra`` joins its job) up to their
+    handoff versions; 70 naming the failing script, 65 for a history the runner refuses.
 
     ``on_applied`` is called after each script the runner reports committed.
     """
@@ -69,11 +70,12 @@ def run_legacy(
             if k != "application_name"
         },
         "fence": fence.for_child() if fence else None,
+        **(extra or {}),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     try:
         proc = subprocess.Popen(
-            [python, "-I", str(RUNNER)],
+            [python, "-I", str(runner)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -108,8 +110,8 @@ def run_legacy(
                 log.info("legacy.applied", **event)
                 if on_applied is not None:
                     on_applied(event)
-            elif name == "legacy.failed":
-                failure = event
+            elif name in ("legacy.failed", "legacy.refused"):
+                failure = {"event": name, **event}
             else:
                 log.info(name, **event)
         code = proc.wait()
@@ -123,15 +125,19 @@ def run_legacy(
                 proc.wait()
         os.close(parent_end)
         relay.join(timeout=5)
+    if failure is not None and failure["event"] == "legacy.refused":
+        hint = f"; {failure['hint']}" if failure.get("hint") else ""
+        raise StateRefused(f"database refused: {failure.get('error')}{hint}")
     if code != 0 or failure is not None:
         failure = failure or {}
         if failure.get("lock_lost"):
             raise LockLost(f"legacy runtime: {failure.get('error')}; nothing more committed")
+        script = failure.get("script") or failure.get("name") or "?"
         raise MigrationFailed(
-            f"legacy script {failure.get('script') or '?'} of {failure.get('component', '?')} "
-            f"failed: {scrub(failure.get('error', f'runner exited {code}'))}",
+            f"legacy script {script} of {failure.get('component', '?')} "
+            f"failed: {scrub(str(failure.get('error', f'runner exited {code}')))}",
             component=failure.get("component"),
             version=failure.get("version"),
-            script=failure.get("script"),
+            script=script,
         )
     return applied

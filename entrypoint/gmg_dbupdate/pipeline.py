@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from . import classify, interrupts, snapshot
+from . import classify, interrupts, registry, snapshot
 from .bootstrap import install
 from .bundle import Bundle
 from .config import Settings, render_url
 from .db import make_engine
 from .lock import Fence, file_lock, lock_key, postgres_lock
 from .logs import activate, get_logger
+from .retired import retire
 from .upgrade import upgrade
 from .wait import wait_for_database
 
@@ -31,7 +32,7 @@ def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
     """Everything that can be checked without a database: bundle, history, plugin names."""
     bundle = Bundle.load(settings.bundle_dir)
     enabled = bundle.resolve_plugins(settings.plugins)
-    bundle.check_handoff()  # also validates the history: one base and one head per branch
+    bundle.check_handoff()  # also reads and checks the history against the declared heads
     return bundle, enabled
 
 
@@ -47,7 +48,7 @@ def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[Fe
     """Hold the lock; yields the fence every transaction takes (PostgreSQL), else None."""
     if settings.backend == "postgresql":
         with postgres_lock(
-            engine, lock_key(bundle.name, bundle.version_table), settings.lock_timeout
+            engine, lock_key(bundle.name, str(bundle.version_table)), settings.lock_timeout
         ) as fence:
             yield fence
     elif (database := _sqlite_file(settings)) is None:
@@ -139,22 +140,31 @@ def _sqlite_file(settings: Settings) -> Path | None:
 
 def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> list[str]:
     """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
-    steps = []
+    steps, registry_steps = [], []
     for name, version in state.legacy.items():
-        repo = bundle.component(name).legacy
+        repo = registry.legacy_side(bundle, name)
         if (name == bundle.core.name or name in enabled) and version < repo.target(version):
-            steps.append(
-                {"component": name, "repository": str(repo.path), "to": repo.target(version)}
-            )
-    if not steps:
+            if bundle.component(name).legacy is None:
+                registry_steps.append(registry.step(name, repo, version))
+            else:
+                steps.append(
+                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
+                )
+    if not steps and not registry_steps:
         return []
     from .legacy import run_legacy
+    from .registry import RUNNER as REGISTRY_RUNNER
 
     # SQLite: the only phase that commits more than once is covered by a snapshot.
     database = _sqlite_file(settings)
+    done: list[dict] = []
     with snapshot.guarded(database) if database else contextlib.nullcontext(None) as committed:
-        applied = run_legacy(settings, bundle, steps, fence, on_applied=committed)
-    return [f"{e['component']}:{e['version']}" for e in applied]
+        if registry_steps:
+            extra = registry.job(bundle.manifest, registry_steps)
+            done += run_legacy(settings, [], fence, committed, REGISTRY_RUNNER, extra)
+        if steps:
+            done += run_legacy(settings, steps, fence, on_applied=committed)
+    return [f"{e['component']}:{e['version']}" for e in done]
 
 
 def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:
@@ -167,7 +177,7 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
     stamps, names = [], []
     for name, version in state.legacy.items():
         if name == bundle.core.name or name in enabled:
-            revision = bundle.component(name).legacy.handoff[version]
+            revision = registry.legacy_side(bundle, name).handoff[version]
             stamps.append(revision)
             names.append(name)
             log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
@@ -180,16 +190,17 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
+    if state.retired:
+        retire(connection, bundle)
     if state.kind == classify.FRESH:
         components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
         install(connection, bundle, components, enabled)
         return [c.name for c in components], []
 
-    heads = bundle.branches.heads
     behind = [
         name
         for name in [bundle.core.name, *enabled]
-        if state.installed(name) and state.versions[name] != {heads[name]}
+        if state.installed(name) and not bundle.branches.at_heads(name, state.versions[name])
     ]
     applied = upgrade(connection, bundle, behind) if behind else []
     missing = [
@@ -197,6 +208,7 @@ def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], li
     ]
     if missing:
         install(connection, bundle, missing, enabled)
+        registry.record_installed(connection, bundle.manifest, missing)
     return [c.name for c in missing], applied
 
 

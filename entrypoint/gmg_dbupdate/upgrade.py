@@ -15,7 +15,7 @@ from .logs import get_logger
 
 
 def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> list[str]:
-    """Upgrade each named component's branch to its head; return the revisions applied."""
+    """Upgrade each named component to all its heads; return the revisions applied."""
     log = get_logger()
     applied: list[str] = []
     mark = [time.monotonic()]
@@ -39,7 +39,7 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
     from alembic.runtime.environment import EnvironmentContext
 
     script = bundle.script
-    targets = tuple(bundle.branches.heads[c] for c in components)
+    targets = tuple(h for c in components for h in bundle.branches.heads[c])
     cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
 
     def steps(current, _context):

@@ -23,9 +23,11 @@ def diff(connection: Connection, bundle: Bundle, enabled: tuple[str, ...]) -> di
     wanted = set(metadata.tables)
     present = set(inspect(connection).get_table_names())
     ours = set().union(*owned.values())
-    version_tables = {bundle.version_table, bundle.legacy_version_table}
+    version_tables = {bundle.version_table.name, bundle.legacy_version_table.name}
+    # a retired plugin's tables hold user data the app no longer reads: left, not compared
+    retired = {t.name for r in bundle.retired.values() for t in r.tables} & present
     disabled = sorted((present & ours) - wanted)
-    foreign = sorted(present - ours - version_tables)
+    foreign = sorted(present - ours - version_tables - retired)
 
     def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table":
@@ -50,7 +52,11 @@ def diff(connection: Connection, bundle: Bundle, enabled: tuple[str, ...]) -> di
     return {
         "differences": sorted(set(lines)),
         "compared": sorted(present & wanted),
-        "ignored": {"disabled_plugins": disabled, "not_this_app": foreign},
+        "ignored": {
+            "disabled_plugins": disabled,
+            "retired": sorted(retired),
+            "not_this_app": foreign,
+        },
     }
 
 

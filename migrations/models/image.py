@@ -1,7 +1,9 @@
-"""Current schema of the ``image`` media-type plugin (tables ``image__*``).
+"""Current schema of the image media type (``mediagoblin.media_types.image``).
 
-Loaded by path by the engine; self-contained. Its tables point at core tables by name, so core's
-``define`` must have run on the same MetaData first.
+Loaded by path by the engine, which calls :func:`define` on a MetaData that already holds core's
+tables. The tables are those a fresh MediaGoblin 0.10.0+ install holds, column for column and key
+for key: constraints stay unnamed so that PostgreSQL gives them the names it gave MediaGoblin's own
+tables (and SQLite keeps none); only indexes carry an explicit name.
 """
 
 import sqlalchemy as sa
@@ -15,15 +17,5 @@ def define(metadata: sa.MetaData) -> None:
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
         sa.Column("exif_all", sa.UnicodeText(), nullable=True),
-        sa.Column("gps_longitude", sa.Float(), nullable=True),
-        sa.Column("gps_latitude", sa.Float(), nullable=True),
-        sa.Column("gps_altitude", sa.Float(), nullable=True),
-        sa.Column("orientation", sa.Integer(), nullable=False, server_default=sa.text("1")),
-        sa.ForeignKeyConstraint(
-            ["media_entry"],
-            ["core__media_entries.id"],
-            name="fk_image__mediadata_media_entry_core__media_entries",
-            ondelete="CASCADE",
-        ),
-        sa.CheckConstraint("orientation BETWEEN 1 AND 8", name="ck_image__mediadata_orientation"),
+        sa.ForeignKeyConstraint(["media_entry"], ["core__media_entries.id"]),
     )

@@ -1,7 +1,9 @@
-"""Current schema of the ``video`` media-type plugin (tables ``video__*``).
+"""Current schema of the video media type (``mediagoblin.media_types.video``).
 
-Loaded by path by the engine; self-contained. Its tables point at core tables by name, so core's
-``define`` must have run on the same MetaData first.
+Loaded by path by the engine, which calls :func:`define` on a MetaData that already holds core's
+tables. The tables are those a fresh MediaGoblin 0.10.0+ install holds, column for column and key
+for key: constraints stay unnamed so that PostgreSQL gives them the names it gave MediaGoblin's own
+tables (and SQLite keeps none); only indexes carry an explicit name.
 """
 
 import sqlalchemy as sa
@@ -12,32 +14,8 @@ def define(metadata: sa.MetaData) -> None:
         "video__mediadata",
         metadata,
         sa.Column("media_entry", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("width", sa.Integer(), nullable=True),
-        sa.Column("height", sa.Integer(), nullable=True),
+        sa.Column("width", sa.SmallInteger(), nullable=True),
+        sa.Column("height", sa.SmallInteger(), nullable=True),
         sa.Column("orig_metadata", sa.UnicodeText(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["media_entry"],
-            ["core__media_entries.id"],
-            name="fk_video__mediadata_media_entry_core__media_entries",
-            ondelete="CASCADE",
-        ),
-    )
-
-    sa.Table(
-        "video__transcoding_profiles",
-        metadata,
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("name", sa.Unicode(64), nullable=False),
-        sa.Column("container", sa.Unicode(16), nullable=False),
-        sa.Column("video_codec", sa.Unicode(32), nullable=False),
-        sa.Column("audio_codec", sa.Unicode(32), nullable=False),
-        sa.Column("width", sa.Integer(), nullable=False),
-        sa.Column("height", sa.Integer(), nullable=False),
-        sa.Column("video_bitrate", sa.Integer(), nullable=False),
-        sa.Column("is_default", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
-        sa.UniqueConstraint("name", name="uq_video__transcoding_profiles_name"),
-        sa.CheckConstraint(
-            "width > 0 AND height > 0", name="ck_video__transcoding_profiles_dimensions"
-        ),
+        sa.ForeignKeyConstraint(["media_entry"], ["core__media_entries.id"]),
     )

@@ -18,6 +18,7 @@ def run_migrations(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         version_table=config.get_main_option("version_table") or "alembic_version",
+        version_table_schema=config.get_main_option("version_table_schema"),
         # SQLite cannot ALTER most things in place: copy-and-move via batch mode.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
@@ -33,6 +34,7 @@ if context.is_offline_mode():
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         version_table=config.get_main_option("version_table") or "alembic_version",
+        version_table_schema=config.get_main_option("version_table_schema"),
         literal_binds=True,
     )
     with context.begin_transaction():

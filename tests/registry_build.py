@@ -1,0 +1,281 @@
+"""Build MediaGoblin registry-era databases (core__migrations, no alembic_version) for the tests.
+
+A database at ``__main__`` = 26 is made from the real MediaGoblin 0.8.1 schema (the shared
+``v081_fresh.<backend>.schema.sql``, loaded as dumped) with the registry and privilege rows of
+that install. A database at 27..44 is that one walked forward by our own registry migrations
+(the sealed runner, ``entrypoint/legacy/registry.py``), so every supported level can be built.
+Levels below 26 (MediaGoblin 0.7 and older) are refused by the job and are not built here.
+
+Sample rows are inserted at 26, as a 0.8.1 instance would hold them: user alice (id 1) and bob
+(2), media entry 1 (image, with image__mediadata) and 2 (used by a processing notification), a
+comment by bob on entry 1, alice's collection holding entry 1, a comment notification and a
+processing notification, a media report and a comment report, two activities ("post" of entry 1,
+"post" of the comment with entry 1 as target) through core__activity_intermediators.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path("/work/shared/mediagoblin/schemas")
+RUNNER = REPO / "entrypoint" / "legacy" / "registry.py"
+REGISTRY_DIR = REPO / "migrations" / "legacy" / "registry"
+REGISTRY = {"table": "core__migrations", "name_column": "name", "version_column": "version"}
+
+CREATED = datetime.datetime(2015, 12, 1, 12, 0, 0)
+
+
+def legacy_python() -> str:
+    return os.environ.get("GMG_LEGACY_PYTHON") or str(REPO / ".venv-legacy" / "bin" / "python")
+
+
+def main_url(url: str) -> str:
+    """The URL for this (SQLAlchemy 2) runtime: psycopg2, as the suite installs it."""
+    if url.startswith("postgresql"):
+        return (
+            sa.engine.make_url(url)
+            .set(drivername="postgresql+psycopg2")
+            .render_as_string(hide_password=False)
+        )
+    return url
+
+
+def backend(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "pg"
+
+
+def load_schema(url: str, state: str = "v081_fresh") -> None:
+    """Load a shared MediaGoblin schema dump and its version/privilege rows into an empty DB."""
+    kind = backend(url)
+    sql = (SHARED / f"{state}.{kind}.schema.sql").read_text(encoding="utf-8")
+    if kind == "sqlite":
+        import sqlite3
+
+        path = sa.engine.make_url(url).database
+        with sqlite3.connect(path) as db:
+            db.executescript(sql)
+    else:
+        body = "\n".join(line for line in sql.splitlines() if not line.startswith("\\"))
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+            handle.write(body)
+        try:
+            plain = sa.engine.make_url(url).set(drivername="postgresql")
+            subprocess.run(
+                [
+                    "psql",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    plain.render_as_string(hide_password=False),
+                    "-f",
+                    handle.name,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        finally:
+            os.unlink(handle.name)
+    versions = json.loads((SHARED / f"{state}.versions.json").read_text(encoding="utf-8"))[kind]
+    engine = sa.create_engine(main_url(url))
+    try:
+        with engine.begin() as conn:
+            md = sa.MetaData()
+            md.reflect(conn, only=["core__migrations", "core__privileges"])
+            conn.execute(md.tables["core__migrations"].insert(), versions["core__migrations"])
+            conn.execute(md.tables["core__privileges"].insert(), versions["core__privileges"])
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(
+                    "SELECT setval('core__privileges_id_seq', "
+                    "(SELECT max(id) FROM core__privileges))"
+                )
+    finally:
+        engine.dispose()
+
+
+def insert_samples_v081(url: str) -> None:
+    """The sample rows, in the 0.8.1 (registry 26) shape."""
+    engine = sa.create_engine(main_url(url))
+    try:
+        with engine.begin() as conn:
+            md = sa.MetaData()
+            md.reflect(conn)
+            t = md.tables
+
+            def put(table, **values):
+                conn.execute(t[table].insert().values(**values))
+
+            put("core__activity_intermediators", id=1, type="user")
+            put("core__activity_intermediators", id=2, type="user")
+            put("core__activity_intermediators", id=3, type="media")
+            put("core__activity_intermediators", id=4, type="comment")
+            put("core__activity_intermediators", id=5, type="collection")
+            for uid, name, ai in ((1, "alice", 1), (2, "bob", 2)):
+                put(
+                    "core__users",
+                    id=uid,
+                    username=name,
+                    email=f"{name}@example.org",
+                    pw_hash="x",
+                    created=CREATED,
+                    wants_comment_notification=True,
+                    wants_notifications=uid == 1,
+                    license_preference="http://creativecommons.org/licenses/by/4.0/",
+                    uploaded=10 * uid,
+                    upload_limit=None,
+                    activity=ai,
+                )
+            for mid, ai, slug in ((1, 3, "first"), (2, None, "second")):
+                put(
+                    "core__media_entries",
+                    id=mid,
+                    uploader=1,
+                    title=f"Entry {mid}",
+                    slug=slug,
+                    created=CREATED + datetime.timedelta(hours=mid),
+                    media_type="mediagoblin.media_types.image",
+                    state="processed",
+                    activity=ai,
+                )
+            put("image__mediadata", media_entry=1, width=640, height=480, exif_all="{}")
+            put(
+                "core__media_comments",
+                id=1,
+                media_entry=1,
+                author=2,
+                created=CREATED + datetime.timedelta(days=1),
+                content="Nice picture",
+                activity=4,
+            )
+            put(
+                "core__collections",
+                id=1,
+                title="Favourites",
+                slug="favourites",
+                created=CREATED,
+                creator=1,
+                items=1,
+                activity=5,
+            )
+            put("core__collection_items", id=1, media_entry=1, collection=1, added=CREATED)
+            put(
+                "core__notifications",
+                id=1,
+                type="comment_notification",
+                created=CREATED,
+                user_id=1,
+                seen=False,
+            )
+            put("core__comment_notifications", id=1, subject_id=1)
+            put(
+                "core__notifications",
+                id=2,
+                type="processing_notification",
+                created=CREATED,
+                user_id=1,
+                seen=True,
+            )
+            put("core__processing_notifications", id=2, subject_id=2)
+            put(
+                "core__reports",
+                id=1,
+                reporter_id=2,
+                report_content="spam?",
+                reported_user_id=1,
+                created=CREATED,
+                type="media_report",
+            )
+            put("core__reports_on_media", id=1, media_entry_id=1)
+            put(
+                "core__reports",
+                id=2,
+                reporter_id=1,
+                report_content="rude",
+                reported_user_id=2,
+                created=CREATED,
+                type="comment_report",
+            )
+            put("core__reports_on_comments", id=2, comment_id=1)
+            put(
+                "core__activities",
+                id=1,
+                actor=1,
+                published=CREATED,
+                updated=CREATED,
+                verb="post",
+                object=3,
+                target=None,
+            )
+            put(
+                "core__activities",
+                id=2,
+                actor=2,
+                published=CREATED,
+                updated=CREATED,
+                verb="post",
+                object=4,
+                target=3,
+            )
+            if conn.dialect.name == "postgresql":
+                for table in (
+                    "core__activity_intermediators",
+                    "core__users",
+                    "core__media_entries",
+                    "core__media_comments",
+                    "core__collections",
+                    "core__collection_items",
+                    "core__notifications",
+                    "core__reports",
+                    "core__activities",
+                ):
+                    conn.exec_driver_sql(
+                        f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"
+                    )
+    finally:
+        engine.dispose()
+
+
+def run_registry(url: str, steps: list[dict], record: list[dict] | None = None):
+    """Drive the sealed registry runner; returns (exit code, events, stderr)."""
+    job = {"url": url, "registry": REGISTRY, "steps": steps, "record": record or []}
+    proc = subprocess.run(
+        [legacy_python(), "-I", str(RUNNER)],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, events, proc.stderr
+
+
+def core_step(to: int) -> dict:
+    return {
+        "component": "core",
+        "name": "__main__",
+        "module": str(REGISTRY_DIR / "core.py"),
+        "to": to,
+    }
+
+
+def build_registry_db(url: str, main_version: int = 26, *, samples: bool = True) -> None:
+    """A MediaGoblin registry-era database at ``__main__`` = main_version (26..44)."""
+    if not 26 <= main_version <= 44:
+        raise ValueError(f"registry databases are built from 26 to 44, not {main_version}")
+    load_schema(url)
+    if samples:
+        insert_samples_v081(url)
+    if main_version > 26:
+        code, events, stderr = run_registry(url, [core_step(main_version)])
+        if code != 0:
+            raise RuntimeError(
+                f"building __main__={main_version} failed: {events} {stderr[-2000:]}"
+            )

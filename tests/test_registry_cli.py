@@ -1,0 +1,241 @@
+"""MediaGoblin registry-era databases upgraded through the CLI (issue 12), on both backends.
+
+Databases are real MediaGoblin 0.8.1 installs (the shared ``v081_fresh`` dump) or those walked
+forward by our own registry steps (``registry_build``); the end state is compared with
+MediaGoblin's fresh head install (``head_fresh``) by the bundle's oracle, never by the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, execute, query, run_gmg
+from oracle import diff, fingerprint
+from registry_build import build_registry_db, core_step, run_registry
+
+pytestmark = pytest.mark.slow
+
+SHARED = Path("/work/shared/mediagoblin/schemas")
+BUNDLE_ENV = {"GMG_MIGRATIONS": str(REPO / "migrations")}
+ALL = ("--plugins", "all")
+
+
+def head_fresh(url: str) -> str:
+    backend = "sqlite" if url.startswith("sqlite") else "pg"
+    return (SHARED / f"head_fresh.{backend}.fingerprint.txt").read_text(encoding="utf-8")
+
+
+def dbupdate(url: str, *args: str):
+    return run_gmg("dbupdate", "--database-url", url, *args, env=BUNDLE_ENV, timeout=300)
+
+
+def registry_rows(url: str) -> dict[str, int]:
+    return dict(query(url, "SELECT name, version FROM core__migrations"))
+
+
+def assert_rows_kept(url: str) -> None:
+    assert query(url, "SELECT id, username FROM core__local_users ORDER BY id") == [
+        (1, "alice"),
+        (2, "bob"),
+    ]
+    assert sorted(query(url, "SELECT id, type FROM core__users")) == [
+        (1, "user_local"),
+        (2, "user_local"),
+    ]
+    ((entry,),) = query(
+        url,
+        "SELECT id FROM core__generic_model_reference "
+        "WHERE model_type = 'core__media_entries' AND obj_pk = 1",
+    )
+    ((comment,),) = query(
+        url,
+        "SELECT id FROM core__generic_model_reference "
+        "WHERE model_type = 'core__media_comments' AND obj_pk = 1",
+    )
+    assert query(url, "SELECT target_id, comment_id FROM core__comment_links") == [(entry, comment)]
+    assert query(url, "SELECT collection, object_id FROM core__collection_items") == [(1, entry)]
+    assert sorted(query(url, "SELECT id, object_id FROM core__reports")) == [
+        (1, entry),
+        (2, comment),
+    ]
+    assert query(url, "SELECT media_entry, width FROM image__mediadata") == [(1, 640)]
+
+
+def test_real_v081_database_reaches_head_fresh(db_url):
+    build_registry_db(db_url, 26)
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    applied = [(e["component"], e["version"], e["name"]) for e in result.named("legacy.applied")]
+    assert applied[0] == ("core", 27, "create_generic_model_reference")
+    assert applied[-1] == ("core", 44, "activity_cleanup")
+    assert [v for _, v, _ in applied] == list(range(27, 45))
+    handoffs = {e["component"]: e["revision"] for e in result.named("legacy.handoff")}
+    assert handoffs["core"] == "52bf0ccbedc1"
+    assert handoffs["image"] == "a98c1a320e88"
+    assert handoffs["video"] == "38feb829c545"
+    assert handoffs["audio"] == "e9212d3a12d3"
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert_rows_kept(db_url)
+    # what MediaGoblin's own dbupdate reads: every row at its latest number, nothing to run
+    rows = registry_rows(db_url)
+    assert rows["__main__"] == 44
+    assert rows["mediagoblin.media_types.image"] == 1
+    assert rows["mediagoblin.media_types.video"] == 3
+    again = dbupdate(db_url, *ALL)
+    assert again.code == 0 and again.last["changed"] is False, again
+    assert not again.named("legacy.applied")
+
+
+@pytest.mark.parametrize("level", range(27, 45))
+def test_every_registry_level_reaches_head_fresh(db_url, level):
+    if db_url.startswith("postgresql") and level not in (30, 37, 41, 44):
+        pytest.skip("PostgreSQL: four levels (every level runs on SQLite)")
+    build_registry_db(db_url, level)
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    assert [e["version"] for e in result.named("legacy.applied")] == list(range(level + 1, 45))
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert_rows_kept(db_url)
+
+
+def test_default_plugins_then_all(db_url):
+    build_registry_db(db_url, 26)
+    first = dbupdate(db_url)  # the bundle's default: image only
+    assert first.code == 0, first
+    assert {e["component"] for e in first.named("legacy.handoff")} == {"core", "image"}
+    assert {e["plugin"] for e in first.named("plugin.disabled")} >= {"video", "openid"}
+    assert registry_rows(db_url)["mediagoblin.media_types.video"] == 3  # left as it was
+    later = dbupdate(db_url, *ALL)
+    assert later.code == 0, later
+    assert "video" in {e["component"] for e in later.named("legacy.handoff")}
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+
+
+def test_plugin_without_a_row_is_created_and_recorded(db_url):
+    build_registry_db(db_url, 26)
+    execute(
+        db_url,
+        "DROP TABLE video__mediadata",
+        "DELETE FROM core__migrations WHERE name = 'mediagoblin.media_types.video'",
+    )
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    assert "video" in result.last["bootstrapped"]
+    assert registry_rows(db_url)["mediagoblin.media_types.video"] == 3
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+
+
+def test_plugin_behind_core(db_url):
+    build_registry_db(db_url, 26)
+    execute(
+        db_url,
+        "UPDATE core__migrations SET version = 1 WHERE name = 'mediagoblin.media_types.video'",
+        "INSERT INTO core__file_keynames (id, name) VALUES (1, 'webm_640')",
+    )
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    video = [
+        (e["version"], e["name"])
+        for e in result.named("legacy.applied")
+        if e["component"] == "video"
+    ]
+    assert video == [(2, "webm_640_to_webm_video"), (3, "change_metadata_format")]
+    assert query(db_url, "SELECT name FROM core__file_keynames") == [("webm_video",)]
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+
+
+def test_older_than_0_8_is_refused(db_url):
+    build_registry_db(db_url, 26, samples=False)
+    execute(db_url, "UPDATE core__migrations SET version = 25 WHERE name = '__main__'")
+    before = fingerprint(db_url)
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 65, result
+    assert "0.8.1" in result.last["error"]
+    assert fingerprint(db_url) == before
+
+
+def test_check_reports_pending_on_a_registry_database(db_url):
+    build_registry_db(db_url, 26, samples=False)
+    result = run_gmg("dbupdate", "--check", "--database-url", db_url, *ALL, env=BUNDLE_ENV)
+    assert result.code == 1, result
+
+
+def test_v081_upgraded_by_mediagoblin_090(db_url):
+    """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1)."""
+    mdb = pytest.importorskip("mediagoblin_dbs")
+    from alembic import command
+
+    build_registry_db(db_url, 26)
+    code, events, stderr = run_registry(db_url, [core_step(44)])
+    assert code == 0, (events, stderr)
+    firsts = [(c.get("base") or c["heads"])[0] for c in mdb.components() if c["name"] != "core"]
+    engine = mdb.engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg = mdb.alembic_config(conn)
+            command.stamp(cfg, firsts)
+            command.upgrade(cfg, "228916769bd2")  # 0.9.0's core head
+    finally:
+        engine.dispose()
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    assert not result.named("legacy.applied")
+    assert sorted(result.last["applied"]) == ["afd3d1da5e29", "cc3651803714"]
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert_rows_kept(db_url)
+    # a registry that stopped short of its handoff beside Alembic rows is inconsistent: 65
+    execute(db_url, "UPDATE core__migrations SET version = 30 WHERE name = '__main__'")
+    refused = dbupdate(db_url, *ALL)
+    assert refused.code == 65, refused
+    assert "handoff" in refused.last["error"]
+
+
+def test_upgraded_registry_database_takes_the_light_path(sqlite_url, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(REPO / "migrations", bundle, ignore=shutil.ignore_patterns("__pycache__"))
+    assert run_gmg("bundle-index", "--migrations", str(bundle)).code == 0
+    env = {"GMG_MIGRATIONS": str(bundle)}
+    build_registry_db(sqlite_url, 26)
+    args = ("dbupdate", "--database-url", sqlite_url, *ALL)
+    first = run_gmg(*args, env=env, timeout=300)
+    assert first.code == 0 and first.last["changed"] is True, first
+    assert first.last.get("fast_path") is not True
+    again = run_gmg(*args, env=env)
+    assert again.code == 0 and again.last["changed"] is False, again
+    assert again.last["fast_path"] is True  # core__migrations keeps __main__ = 44: Alembic wins
+
+
+def test_rows_inserted_mid_history_survive(db_url):
+    """Rows written by a 0.9-dev instance at registry 38 (actor columns, generic references)."""
+    build_registry_db(db_url, 38)
+    execute(
+        db_url,
+        "INSERT INTO core__media_entries (id, actor, title, slug, created, updated, media_type, "
+        "state, remote) VALUES (3, 2, 'Third', 'third', '2016-01-02 03:04:05', "
+        "'2016-01-02 03:04:05', 'mediagoblin.media_types.image', 'processed', false)",
+        "INSERT INTO core__generic_model_reference (id, obj_pk, model_type) "
+        "VALUES (100, 3, 'core__media_entries')",
+        "INSERT INTO core__collection_items (id, collection, object_id, added) "
+        "VALUES (2, 1, 100, '2016-01-02 03:04:05')",
+        "INSERT INTO core__media_comments (id, media_entry, actor, created, content) "
+        "VALUES (2, 3, 1, '2016-01-03 00:00:00', 'Second comment')",
+    )
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 0, result
+    assert [e["version"] for e in result.named("legacy.applied")] == list(range(39, 45))
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert sorted(query(db_url, "SELECT collection, object_id FROM core__collection_items"))[
+        -1
+    ] == (1, 100)
+    ((comment_ref,),) = query(
+        db_url,
+        "SELECT id FROM core__generic_model_reference "
+        "WHERE model_type = 'core__media_comments' AND obj_pk = 2",
+    )
+    assert query(
+        db_url, "SELECT target_id FROM core__comment_links WHERE comment_id = :c", c=comment_ref
+    ) == [(100,)]
