@@ -31,7 +31,7 @@ activate()  # from here on structlog renders every event, Alembic's log records 
 def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
     """Everything that can be checked without a database: bundle, history, plugin names."""
     bundle = Bundle.load(settings.bundle_dir)
-    enabled = bundle.resolve_plugins(settings.plugins)
+    enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
     bundle.check_handoff()  # also reads and checks the history against the declared heads
     return bundle, enabled
 
