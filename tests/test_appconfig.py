@@ -63,6 +63,8 @@ def test_here_and_defaults_interpolate_in_sql_engine(tmp_path):
         ("[mediagoblin]\nsql_engine = sqlite:///%(nowhere)s/x.db\n", "nowhere"),
         ("[plugins]\nmediagoblin.media_types.image = true\n", "must be sections"),
         ("[mediagoblin\n", "malformed"),
+        ("mediagoblin = 1\n", "must be sections"),
+        ("[mediagoblin]\nsql_engine = a, b\n", "one string"),
     ],
 )
 def test_a_bad_file_is_a_configuration_error(tmp_path, text, words):

@@ -127,3 +127,10 @@ def test_manifest_defects_are_bundle_errors(forked_copy, old, new, words):
     manifest.write_text(text.replace(old, new, 1))
     with pytest.raises(errors.BundleError, match=words):
         load_manifest(forked_copy)
+
+
+def test_one_revision_in_two_components_is_refused(forked_copy):
+    core = forked_copy / "versions" / "core" / "c00000000002_data_only.py"
+    shutil.copy(core, forked_copy / "versions" / "video" / "c00000000002_again.py")
+    with pytest.raises(errors.BundleError, match="history is broken"):
+        Bundle.load(forked_copy).check_handoff()  # reads and checks the history

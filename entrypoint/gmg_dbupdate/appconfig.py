@@ -37,22 +37,23 @@ def read_app_config(path: Path) -> AppConfig:
     except (ConfigObjError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is malformed: {exc}") from None
     config.setdefault("DEFAULT", {})["here"] = str(path.parent)
-    try:
-        app = config.get("mediagoblin", {})
-        url = app.get("sql_engine", DEFAULT_SQL_ENGINE) if hasattr(app, "get") else None
-        if not isinstance(url, str):
-            raise ConfigError(f"config file {path}: [mediagoblin] sql_engine must be a string")
-        if "%(" in url:  # the default, interpolated the way the file's own values are
-            app = config.setdefault("mediagoblin", {})
-            app["sql_engine"] = url
-            url = app["sql_engine"]
-        plugins = config.get("plugins", {})
-        scalars = [k for k in plugins if k not in plugins.sections] if plugins else []
-    except InterpolationError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
+    app, plugins = config.get("mediagoblin", {}), config.get("plugins", {})
+    if not isinstance(app, dict) or not isinstance(plugins, dict):
+        raise ConfigError(f"config file {path}: [mediagoblin] and [plugins] must be sections")
+    scalars = [k for k in plugins if k not in plugins.sections] if plugins else []
     if scalars:
         raise ConfigError(
             f"config file {path}: [plugins] entries must be sections like "
             f"[[{scalars[0]}]], not {scalars[0]} = …"
         )
+    # the default goes into the section so that it is interpolated like a value of the file
+    section = config.setdefault("mediagoblin", {})
+    if "sql_engine" not in section:
+        section["sql_engine"] = DEFAULT_SQL_ENGINE
+    try:
+        url = section["sql_engine"]
+    except InterpolationError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    if not isinstance(url, str):
+        raise ConfigError(f"config file {path}: [mediagoblin] sql_engine must be one string")
     return AppConfig(path=path, url=url, plugins=tuple(plugins.sections) if plugins else ())
