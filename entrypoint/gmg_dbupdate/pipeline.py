@@ -96,6 +96,7 @@ def run(settings: Settings, light: Light | None = None) -> dict:
             handed_over: list[str] = []
             bootstrapped: list[str] = []
             applied: list[str] = []
+            retired: list[str] = []
             if classify.pending(state, bundle, enabled):
                 guard = snapshot.guarded(database) if database else contextlib.nullcontext()
                 with (
@@ -108,11 +109,13 @@ def run(settings: Settings, light: Light | None = None) -> dict:
                     with connection.begin():  # the Alembic phase: one transaction
                         if state.legacy:
                             state, handed_over = _hand_over(connection, bundle, enabled)
+                        if state.retired:  # before Alembic reads the version table
+                            retired = retire(connection, bundle)
                         bootstrapped, applied = _converge(connection, bundle, state, enabled)
     finally:
         engine.dispose()
     return {
-        **classify.outcome(applied, walked, handed_over, bootstrapped),
+        **classify.outcome(applied, walked, handed_over, bootstrapped, retired),
         "duration_s": round(time.monotonic() - started, 3),
     }
 
@@ -164,8 +167,6 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
-    if state.retired:
-        retire(connection, bundle)
     if state.kind == classify.FRESH:
         components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
         install(connection, bundle, components, enabled)
