@@ -160,6 +160,7 @@ def generate(root: Path, components: int = 10, steps: int = 50) -> Generated:
         'name = "core"',
         'models = "models/core.py"',
         'versions = "versions/core"',
+        f'heads = ["{heads["core"]}"]',
     ]
     for name in names[1:]:
         manifest += [
@@ -168,6 +169,7 @@ def generate(root: Path, components: int = 10, steps: int = 50) -> Generated:
             f'name = "{name}"',
             f'models = "models/{name}.py"',
             f'versions = "versions/{name}"',
+            f'heads = ["{heads[name]}"]',
         ]
     (root / "manifest.toml").write_text("\n".join(manifest) + "\n")
     return Generated(root, names, bases, heads, revisions=len(names) * steps)

@@ -374,6 +374,11 @@ format = %(levelname)-5.5s [%(name)s] %(message)s
 """
 
 
+def _as_list(value: str | list[str]) -> list[str]:
+    """A manifest's ``versions``: one folder or a list of them."""
+    return [value] if isinstance(value, str) else value
+
+
 class BareAlembic:
     """``alembic -c INI …`` with a standalone env.py over a bundle's versions folders."""
 
@@ -384,9 +389,8 @@ class BareAlembic:
         (self.env_dir / "env.py").write_text(ENV_PY)
         manifest = tomllib.loads((bundle / "manifest.toml").read_text())
         entries = [manifest["core"], *manifest.get("plugins", [])]
-        self.version_locations = os.pathsep.join(
-            str((bundle / e["versions"]).resolve()) for e in entries
-        )
+        folders = [f for e in entries for f in _as_list(e["versions"])]
+        self.version_locations = os.pathsep.join(str((bundle / f).resolve()) for f in folders)
         self.bundle = bundle
 
     def ini(self, url: str) -> str:

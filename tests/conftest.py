@@ -247,6 +247,17 @@ def declare_head(bundle: Path, old: str, new: str) -> None:
     manifest.write_text(text.replace(f'heads = ["{old}"]', f'heads = ["{new}"]'), encoding="utf-8")
 
 
+def shipped_default_heads() -> set[str]:
+    """Every head a default install of the shipped bundle stamps (whatever app it carries)."""
+    from gmg_dbupdate.bundle import Bundle
+    from gmg_dbupdate.config import default_bundle_dir
+
+    bundle = Bundle.load(default_bundle_dir())
+    return {
+        h for c in [bundle.core.name, *bundle.default_plugins] for h in bundle.branches.heads[c]
+    }
+
+
 def heads() -> dict[str, str]:
     """The invented bundle's head per component (one each), read through the engine's loader."""
     from gmg_dbupdate.bundle import Bundle

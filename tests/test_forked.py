@@ -133,6 +133,7 @@ def test_retired_revision_is_removed_and_its_tables_kept(db_url, shape):
     )
     result = gmg("dbupdate", url=db_url)
     assert result.code == 0, result
+    assert result.last["changed"] is True and result.last["retired"] == [RETIRED]
     (retired,) = result.named("revision.retired")
     assert retired["revision"] == RETIRED and retired["tables_left"] == ["persona__emails"]
     assert retired["replaced_by"] == (None if shape == "beside core" else ROOT)

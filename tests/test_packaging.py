@@ -144,6 +144,10 @@ BAD_VALUES = {
     "timeout not an integer": ({"waitTimeout": "soon"}, "/waitTimeout"),
     "bad hook delete policy": ({"hook": {"deletePolicy": "never"}}, "/hook/deletePolicy"),
     "deadlines beyond the job's": ({"waitTimeout": 200, "lockTimeout": 100}, "activeDeadline"),
+    "mediagoblin.ini from a ConfigMap and a Secret": (
+        {"mediagoblinConfig": {"existingConfigMap": "a", "existingSecret": "b"}},
+        "/mediagoblinConfig",
+    ),
 }
 CASES += [{"id": f"bad: {k}", "file": "", "values": v} for k, (v, _) in BAD_VALUES.items()]
 
@@ -160,6 +164,18 @@ def the_job(result: dict) -> dict:
     assert "error" not in result, result["error"]
     (job,) = [o for o in result["objects"] if o["kind"] == "Job"]
     return job
+
+
+def test_mediagoblin_ini_is_mounted_and_named_by_gmg_config(rendered):
+    job = the_job(rendered["hook-mediagoblin-ini-values"])
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GMG_CONFIG"] == "/etc/mediagoblin/mediagoblin.ini"
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/etc/mediagoblin")
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == "mediagoblin-config"
+    assert volume["configMap"]["items"] == [{"key": "mediagoblin.ini", "path": "mediagoblin.ini"}]
 
 
 def test_ci_values_cover_both_modes_and_both_secret_forms():

@@ -13,7 +13,7 @@ def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> i
     from alembic.util import CommandError
 
     bundle = Bundle.load(settings.bundle_dir)
-    plugins = bundle.resolve_plugins(settings.plugins) if with_plugins else ()
+    plugins = bundle.resolve_plugins(settings.plugins, settings.app_plugins) if with_plugins else ()
     cli = CommandLine(prog="gmg alembic")
     try:
         options = cli.parser.parse_args(argv)

@@ -227,12 +227,14 @@ def outcome(
     walked: list[str] = (),
     handed_over: list[str] = (),
     bootstrapped: list[str] = (),
+    retired: list[str] = (),
 ) -> dict:
     """The ``dbupdate.done`` fields every run reports, the no-op fast path included."""
     return {
-        "changed": bool(applied or walked or handed_over or bootstrapped),
+        "changed": bool(applied or walked or handed_over or bootstrapped or retired),
         "applied": list(applied),
         "legacy_applied": list(walked),
         "handed_over": list(handed_over),
         "bootstrapped": list(bootstrapped),
+        "retired": list(retired),
     }

@@ -35,6 +35,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gmg", description="Database migrations as an init job.")
+    parser.add_argument(  # MediaGoblin's own global flag, so its operators' commands work
+        "-cf",
+        "--conf_file",
+        metavar="FILE",
+        help="the app's config file (mediagoblin.ini): URL and plugins (env GMG_CONFIG)",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     dbupdate = verbs.add_parser("dbupdate", help="bring the schema to the current state")

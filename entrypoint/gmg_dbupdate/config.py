@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .appconfig import read_app_config
 from .errors import ConfigError
 from .logs import add_secret, scrub
 
@@ -40,6 +41,7 @@ class Settings:
     password_override: str | None  # from DATABASE_PASSWORD_FILE
     bundle_dir: Path
     plugins: str | None  # raw --plugins value; resolved against the bundle later
+    app_plugins: tuple[str, ...] | None  # module names the app's config file enables
     wait_timeout: float
     lock_timeout: float
     log_format: str
@@ -130,11 +132,14 @@ def parse_url(raw: str) -> URL:
 def resolve(
     args: Mapping[str, object], env: Mapping[str, str] | None = None, *, parse: bool = True
 ) -> Settings:
-    """Build the settings: a flag wins over the environment, which wins over the default.
+    """Build the settings: a flag wins over the environment, which wins over the app's config
+    file (``conf_file`` / ``GMG_CONFIG``), which wins over the default.
 
     ``parse`` validates the URL with SQLAlchemy at once (the fast path defers that).
     """
     env = os.environ if env is None else env
+    conf_file = args.get("conf_file") or env.get("GMG_CONFIG")
+    app = None if conf_file is None else read_app_config(Path(str(conf_file)))
 
     raw_url = args.get("database_url")
     if raw_url is None:
@@ -142,6 +147,8 @@ def resolve(
             raw_url = env["DATABASE_URL"]
         elif env.get("DATABASE_URL_FILE"):
             raw_url = _read_secret(env["DATABASE_URL_FILE"], "DATABASE_URL_FILE")
+        elif app is not None:
+            raw_url = app.url
         else:
             raw_url = DEFAULT_URL
     password = None
@@ -156,6 +163,7 @@ def resolve(
         password_override=password,
         bundle_dir=Path(str(bundle)),
         plugins=None if plugins is None else str(plugins),
+        app_plugins=None if app is None else app.plugins,
         wait_timeout=_timeout(
             _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"),
             DEFAULT_WAIT_TIMEOUT,

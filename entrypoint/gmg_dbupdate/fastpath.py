@@ -55,7 +55,7 @@ class Light:
             bundle = Bundle.load(settings.bundle_dir)
             if not bundle.load_index():
                 return None
-            enabled = bundle.resolve_plugins(settings.plugins)
+            enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
             target = _target(settings)
         except Interrupted:
             raise

@@ -121,8 +121,11 @@ class Manifest:
     def legacy_components(self) -> list[Component]:
         return [c for c in self.components if c.legacy is not None]
 
-    def resolve_plugins(self, raw: str | None) -> tuple[str, ...]:
-        """``--plugins`` → plugin names in manifest order (``all``, ``none``, or ``a,b``)."""
+    def resolve_plugins(self, raw: str | None, modules: tuple[str, ...] | None = None) -> tuple:
+        """``--plugins`` (``all``, ``none``, or ``a,b``), else the app config's plugin
+        ``modules``, else the default → plugin names in manifest order."""
+        if raw is None and modules is not None:
+            return self.plugins_for_modules(modules)
         if raw is None:
             wanted = set(self.default_plugins)
         elif raw.strip().lower() == "all":
@@ -139,7 +142,7 @@ class Manifest:
                 )
         return tuple(name for name in self.plugins if name in wanted)
 
-    def plugins_for_modules(self, modules: list[str]) -> tuple[str, ...]:
+    def plugins_for_modules(self, modules: tuple[str, ...]) -> tuple[str, ...]:
         """An app config's enabled plugin modules → plugin names; 64 naming any unknown one."""
         by_module = {c.module: c.name for c in self.plugins.values() if c.module}
         unknown = [m for m in modules if m not in by_module and m not in self.schemaless_plugins]

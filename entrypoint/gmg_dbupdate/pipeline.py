@@ -31,7 +31,7 @@ activate()  # from here on structlog renders every event, Alembic's log records 
 def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
     """Everything that can be checked without a database: bundle, history, plugin names."""
     bundle = Bundle.load(settings.bundle_dir)
-    enabled = bundle.resolve_plugins(settings.plugins)
+    enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
     bundle.check_handoff()  # also reads and checks the history against the declared heads
     return bundle, enabled
 
@@ -102,6 +102,7 @@ def run(settings: Settings, light: Light | None = None) -> dict:
             handed_over: list[str] = []
             bootstrapped: list[str] = []
             applied: list[str] = []
+            retired: list[str] = []
             if classify.pending(state, bundle, enabled):
                 with (
                     engine.connect() as connection,
@@ -113,13 +114,15 @@ def run(settings: Settings, light: Light | None = None) -> dict:
                         _fenced(connection, fence, settings)
                         if state.legacy:
                             state, handed_over = _hand_over(connection, bundle, enabled)
+                        if state.retired:  # before Alembic reads the version table
+                            retired = retire(connection, bundle)
                         bootstrapped, applied = _converge(connection, bundle, state, enabled)
                         if fence is not None:
                             fence.confirm(connection)  # never commit without the lock
     finally:
         engine.dispose()
     return {
-        **classify.outcome(applied, walked, handed_over, bootstrapped),
+        **classify.outcome(applied, walked, handed_over, bootstrapped, retired),
         "duration_s": round(time.monotonic() - started, 3),
     }
 
@@ -190,8 +193,6 @@ def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, l
 
 
 def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
-    if state.retired:
-        retire(connection, bundle)
     if state.kind == classify.FRESH:
         components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
         install(connection, bundle, components, enabled)

@@ -52,6 +52,15 @@ is immutable) and an unchanged one keeps the Job that already ran.
 /var/run/secrets/gmg-dbupdate
 {{- end }}
 
+{{/* Where MediaGoblin's mediagoblin.ini (mediagoblinConfig) is mounted. */}}
+{{- define "gmg-dbupdate.configDir" -}}
+/etc/mediagoblin
+{{- end }}
+
+{{- define "gmg-dbupdate.appConfig" -}}
+{{- or .Values.mediagoblinConfig.existingConfigMap .Values.mediagoblinConfig.existingSecret }}
+{{- end }}
+
 {{/* Environment shared by the Job and the dbcheck initContainer: connection and settings. */}}
 {{- define "gmg-dbupdate.env" -}}
 {{- $db := .Values.database }}
@@ -69,6 +78,10 @@ is immutable) and an unchanged one keeps the Job that already ran.
   value: {{ $db.url | quote }}
 - name: DATABASE_PASSWORD_FILE
   value: {{ include "gmg-dbupdate.secretDir" . }}/password
+{{- end }}
+{{- if include "gmg-dbupdate.appConfig" . }}
+- name: GMG_CONFIG
+  value: {{ include "gmg-dbupdate.configDir" . }}/mediagoblin.ini
 {{- end }}
 {{- if .Values.plugins }}
 - name: GMG_PLUGINS
@@ -89,6 +102,11 @@ is immutable) and an unchanged one keeps the Job that already ran.
 {{- if eq .Values.database.secretAs "file" }}
 - name: gmg-dbupdate-secret
   mountPath: {{ include "gmg-dbupdate.secretDir" . }}
+  readOnly: true
+{{- end }}
+{{- if include "gmg-dbupdate.appConfig" . }}
+- name: gmg-dbupdate-app-config
+  mountPath: {{ include "gmg-dbupdate.configDir" . }}
   readOnly: true
 {{- end }}
 {{- end }}
@@ -113,6 +131,26 @@ is immutable) and an unchanged one keeps the Job that already ran.
       - key: {{ $db.passwordKey }}
         path: password
       {{- end }}
+{{- end }}
+{{- $mode := index . 1 }}
+{{- with $.Values.mediagoblinConfig }}
+{{- if .existingConfigMap }}
+- name: gmg-dbupdate-app-config
+  configMap:
+    name: {{ .existingConfigMap }}
+    defaultMode: {{ $mode }}
+    items:
+      - key: {{ .key }}
+        path: mediagoblin.ini
+{{- else if .existingSecret }}
+- name: gmg-dbupdate-app-config
+  secret:
+    secretName: {{ .existingSecret }}
+    defaultMode: {{ $mode }}
+    items:
+      - key: {{ .key }}
+        path: mediagoblin.ini
+{{- end }}
 {{- end }}
 {{- end }}
 
