@@ -19,6 +19,7 @@ import os
 import sqlite3
 import subprocess
 import tomllib
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
 
@@ -56,8 +57,9 @@ def load_state(url: str, state: str) -> None:
     backend = backend_of(url)
     schema = SCHEMAS / f"{state}.{backend}.schema.sql"
     if backend == "sqlite":
-        with sqlite3.connect(sqlite_path(url)) as conn:
+        with closing(sqlite3.connect(sqlite_path(url))) as conn:
             conn.executescript(schema.read_text())
+            conn.commit()
     else:
         subprocess.run(
             [

@@ -3,7 +3,7 @@
 Every check compares ``oracle.fingerprint`` of a real PostgreSQL database or SQLite file with the
 fingerprint of a database MediaGoblin itself made (``schemas/<state>.<backend>.fingerprint.txt``):
 equal means equal columns, types, nullability, defaults, keys, indexes and (on PostgreSQL) names.
-These drive the bundle with plain Alembic and ``create_all``; the CLI-level tests come later.
+These drive the bundle with plain Alembic and ``create_all``; test_mediagoblin_cli.py runs ``gmg``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import os
 import sqlite3
 import subprocess
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
@@ -70,7 +71,7 @@ def schema_text(url: str) -> dict[str, list[str]]:
             timeout=120,
         ).stdout
         return _pg_statements(dump)
-    with sqlite3.connect(sqlite_path(url)) as conn:
+    with closing(sqlite3.connect(sqlite_path(url))) as conn:
         return _sqlite_statements(conn)
 
 
@@ -329,7 +330,7 @@ def test_reports_object_id_made_nullable(db_url):
     if mg.backend_of(db_url) == "pg":
         execute(db_url, "ALTER TABLE core__reports ALTER COLUMN object_id SET NOT NULL")
     else:
-        with sqlite3.connect(sqlite_path(db_url)) as conn:
+        with closing(sqlite3.connect(sqlite_path(db_url))) as conn:
             (sql,) = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE name = 'core__reports'"
             ).fetchone()
@@ -337,6 +338,7 @@ def test_reports_object_id_made_nullable(db_url):
                 "DROP TABLE core__reports;"
                 + sql.replace("object_id INTEGER,", "object_id INTEGER NOT NULL,")
             )
+            conn.commit()
     assert "column core__reports.object_id integer not null" in oracle.fingerprint(db_url)
     set_core_revision(db_url, "3145accb8fe3")
     mg.upgrade_heads(db_url)
