@@ -253,11 +253,11 @@ def alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
-def upgrade_heads(url: str) -> None:
+def upgrade_heads(url: str, target: str = "heads") -> None:
     engine = engine_for(url)
     try:
         with engine.begin() as c:
-            command.upgrade(alembic_config(c), "heads")
+            command.upgrade(alembic_config(c), target)
     finally:
         engine.dispose()
 

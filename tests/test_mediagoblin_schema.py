@@ -247,6 +247,17 @@ def test_from_each_core_revision(db_url, revision):
     assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
+@pytest.mark.parametrize("head", ["cc3651803714", "afd3d1da5e29"])
+def test_from_one_core_head_only(db_url, head):
+    mg.load_state(db_url, "v090_fresh")
+    mg.add_sample_rows(db_url, "v090_fresh")
+    mg.upgrade_heads(db_url, head)
+    assert head in {r[0] for r in rows(db_url, "SELECT version_num FROM alembic_version")}
+    mg.upgrade_heads(db_url)
+    assert_head_fresh(db_url)
+    assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
+
+
 def test_head_fresh_upgrade_changes_nothing(db_url):
     mg.load_state(db_url, "head_fresh")
     mg.add_sample_rows(db_url, "head_fresh")
