@@ -141,6 +141,36 @@ def test_sample_rows_fit_each_state(db_url, state):
         assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
+_ODD_SCHEMA = [
+    'CREATE TABLE "a b" (id INTEGER NOT NULL, "order" VARCHAR(20) DEFAULT \'x\', '
+    'CONSTRAINT a_pk PRIMARY KEY (id), CONSTRAINT a_uq UNIQUE ("order"))',
+    "CREATE TABLE c (id INTEGER NOT NULL, a_id INTEGER, k INTEGER, PRIMARY KEY (id), "
+    'CONSTRAINT c_fk FOREIGN KEY (a_id) REFERENCES "a b" (id), UNIQUE (k, a_id))',
+    "CREATE UNIQUE INDEX c_k ON c (k)",
+]
+
+
+def test_oracle_on_names_quotes_defaults_and_unique_indexes(db_url):
+    execute(db_url, *_ODD_SCHEMA)
+    named = mg.backend_of(db_url) == "pg"
+    default = "'x'::character varying" if named else "'x'"
+    assert oracle.fingerprint(db_url).splitlines() == [
+        "table a b",
+        "  column a b.id integer not null",
+        f"  column a b.order varchar(20) null default={default}",
+        "  pk a b(id) [a_pk]",
+        "  unique a b(order) [a_uq]",
+        "table c",
+        "  column c.a_id integer null",
+        "  column c.id integer not null",
+        "  column c.k integer null",
+        "  fk c(a_id) -> a b(id) [c_fk]",
+        "  index c(k) [c_k] unique",
+        f"  pk c(id) [{'c_pkey' if named else None}]",
+        f"  unique c(k, a_id) [{'c_k_a_id_key' if named else None}]",
+    ]
+
+
 # --- the bundle's revision graph ------------------------------------------------------------
 
 
