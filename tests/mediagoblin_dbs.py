@@ -19,6 +19,7 @@ import os
 import sqlite3
 import subprocess
 import tomllib
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
 
@@ -56,8 +57,9 @@ def load_state(url: str, state: str) -> None:
     backend = backend_of(url)
     schema = SCHEMAS / f"{state}.{backend}.schema.sql"
     if backend == "sqlite":
-        with sqlite3.connect(sqlite_path(url)) as conn:
+        with closing(sqlite3.connect(sqlite_path(url))) as conn:
             conn.executescript(schema.read_text())
+            conn.commit()
     else:
         subprocess.run(
             [
@@ -251,11 +253,11 @@ def alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
-def upgrade_heads(url: str) -> None:
+def upgrade_heads(url: str, target: str = "heads") -> None:
     engine = engine_for(url)
     try:
         with engine.begin() as c:
-            command.upgrade(alembic_config(c), "heads")
+            command.upgrade(alembic_config(c), target)
     finally:
         engine.dispose()
 

@@ -103,3 +103,18 @@ def test_v090_with_the_retired_persona_revision_upgrades(db_url):
     assert "c7d4840a5592" not in {r[0] for r in rows(db_url, "SELECT * FROM alembic_version")}
     # the retired plugin's table (user data) stays
     assert "table persona__user_emails" in oracle.fingerprint(db_url)
+
+
+def test_dbverify_finds_mediagoblins_own_head_install_equal_to_the_models(db_url):
+    mg.load_state(db_url, "head_fresh")
+    result = run_gmg("dbverify", "--database-url", db_url, *MG, "--plugins", "all")
+    assert result.code == 0, result
+    assert result.last["equal"] is True and result.last["differences"] == 0, result
+
+
+def test_dbverify_after_the_v090_upgrade(db_url):
+    mg.load_state(db_url, "v090_fresh")
+    dbupdate(db_url, "--plugins", "all")
+    result = run_gmg("dbverify", "--database-url", db_url, *MG, "--plugins", "all")
+    assert result.code == 0, result
+    assert result.last["equal"] is True, result

@@ -3,7 +3,7 @@
 Every check compares ``oracle.fingerprint`` of a real PostgreSQL database or SQLite file with the
 fingerprint of a database MediaGoblin itself made (``schemas/<state>.<backend>.fingerprint.txt``):
 equal means equal columns, types, nullability, defaults, keys, indexes and (on PostgreSQL) names.
-These drive the bundle with plain Alembic and ``create_all``; the CLI-level tests come later.
+These drive the bundle with plain Alembic and ``create_all``; test_mediagoblin_cli.py runs ``gmg``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import os
 import sqlite3
 import subprocess
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
@@ -70,7 +71,7 @@ def schema_text(url: str) -> dict[str, list[str]]:
             timeout=120,
         ).stdout
         return _pg_statements(dump)
-    with sqlite3.connect(sqlite_path(url)) as conn:
+    with closing(sqlite3.connect(sqlite_path(url))) as conn:
         return _sqlite_statements(conn)
 
 
@@ -138,6 +139,36 @@ def test_sample_rows_fit_each_state(db_url, state):
     assert rows(db_url, "SELECT media_entry, width FROM image__mediadata") == [(1, 640)]
     if state != "v081_fresh":
         assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
+
+
+_ODD_SCHEMA = [
+    'CREATE TABLE "a b" (id INTEGER NOT NULL, "order" VARCHAR(20) DEFAULT \'x\', '
+    'CONSTRAINT a_pk PRIMARY KEY (id), CONSTRAINT a_uq UNIQUE ("order"))',
+    "CREATE TABLE c (id INTEGER NOT NULL, a_id INTEGER, k INTEGER, PRIMARY KEY (id), "
+    'CONSTRAINT c_fk FOREIGN KEY (a_id) REFERENCES "a b" (id), UNIQUE (k, a_id))',
+    "CREATE UNIQUE INDEX c_k ON c (k)",
+]
+
+
+def test_oracle_on_names_quotes_defaults_and_unique_indexes(db_url):
+    execute(db_url, *_ODD_SCHEMA)
+    named = mg.backend_of(db_url) == "pg"
+    default = "'x'::character varying" if named else "'x'"
+    assert oracle.fingerprint(db_url).splitlines() == [
+        "table a b",
+        "  column a b.id integer not null",
+        f"  column a b.order varchar(20) null default={default}",
+        "  pk a b(id) [a_pk]",
+        "  unique a b(order) [a_uq]",
+        "table c",
+        "  column c.a_id integer null",
+        "  column c.id integer not null",
+        "  column c.k integer null",
+        "  fk c(a_id) -> a b(id) [c_fk]",
+        "  index c(k) [c_k] unique",
+        f"  pk c(id) [{'c_pkey' if named else None}]",
+        f"  unique c(k, a_id) [{'c_k_a_id_key' if named else None}]",
+    ]
 
 
 # --- the bundle's revision graph ------------------------------------------------------------
@@ -246,6 +277,17 @@ def test_from_each_core_revision(db_url, revision):
     assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
+@pytest.mark.parametrize("head", ["cc3651803714", "afd3d1da5e29"])
+def test_from_one_core_head_only(db_url, head):
+    mg.load_state(db_url, "v090_fresh")
+    mg.add_sample_rows(db_url, "v090_fresh")
+    mg.upgrade_heads(db_url, head)
+    assert head in {r[0] for r in rows(db_url, "SELECT version_num FROM alembic_version")}
+    mg.upgrade_heads(db_url)
+    assert_head_fresh(db_url)
+    assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
+
+
 def test_head_fresh_upgrade_changes_nothing(db_url):
     mg.load_state(db_url, "head_fresh")
     mg.add_sample_rows(db_url, "head_fresh")
@@ -329,7 +371,7 @@ def test_reports_object_id_made_nullable(db_url):
     if mg.backend_of(db_url) == "pg":
         execute(db_url, "ALTER TABLE core__reports ALTER COLUMN object_id SET NOT NULL")
     else:
-        with sqlite3.connect(sqlite_path(db_url)) as conn:
+        with closing(sqlite3.connect(sqlite_path(db_url))) as conn:
             (sql,) = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE name = 'core__reports'"
             ).fetchone()
@@ -337,6 +379,7 @@ def test_reports_object_id_made_nullable(db_url):
                 "DROP TABLE core__reports;"
                 + sql.replace("object_id INTEGER,", "object_id INTEGER NOT NULL,")
             )
+            conn.commit()
     assert "column core__reports.object_id integer not null" in oracle.fingerprint(db_url)
     set_core_revision(db_url, "3145accb8fe3")
     mg.upgrade_heads(db_url)
