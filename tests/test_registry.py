@@ -423,7 +423,8 @@ def test_engine_decides_like_mediagoblin(sqlite_url):
 
 def test_engine_walks_and_records_through_the_sealed_runner(sqlite_url):
     from gmg_dbupdate import registry as reg
-    from registry_build import legacy_python
+    from gmg_dbupdate.config import Settings
+    from gmg_dbupdate.legacy import run_legacy
 
     manifest = _manifest()
     build_registry_db(sqlite_url, 40)
@@ -434,7 +435,9 @@ def test_engine_walks_and_records_through_the_sealed_runner(sqlite_url):
     state = reg.decide(manifest, rows)
     walk = [reg.step("core", reg.view(manifest.component("core")), state.versions["core"])]
     record = reg.records(manifest, [manifest.component("video")])
-    applied = reg.run(legacy_python(), reg.job(sqlite_url, manifest, walk, record))
+    settings = Settings(sqlite_url, None, REGISTRY_DIR, None, None, 10, 10, "json", "info")
+    job = reg.job(manifest, walk, record)
+    applied = run_legacy(settings, [], runner=reg.RUNNER, extra=job)
     assert [(e["version"], e["name"]) for e in applied] == [
         (41, "federation_comments"),
         (42, "consolidate_reports"),
