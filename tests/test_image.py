@@ -28,13 +28,15 @@ from sqlalchemy.engine import make_url
 from conftest import PASSWORD, Result, parse_events, shipped_default_heads, version_rows
 from gmg_dbupdate.bundle import Bundle
 from gmg_dbupdate.config import default_bundle_dir
-from legacy_build import build_legacy_db
+from oracle import diff, fingerprint
+from registry_build import build_registry_db
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "localhost/gmg-base:bookworm"
 IMAGE = "localhost/gmg-dbupdate:test"
 UID = 10001
 MISSING = [t for t in ("podman", "buildah", "debootstrap", "unshare") if not shutil.which(t)]
+SHARED = Path("/work/shared/mediagoblin/schemas")
 
 pytestmark = [pytest.mark.slow, pytest.mark.image]
 
@@ -261,6 +263,28 @@ def test_image_is_built_as_operators_expect(image, container, record_property):
     found = probe.stdout.split()
     assert len(found) == 2, probe.stdout + probe.stderr
     assert found[0] == "1.4.54" and found[1].startswith("2.1."), probe.stdout + probe.stderr
+    # every module of the sealed runtime beside the runner: both adapters' runners (runner.py
+    # for sqlalchemy-migrate, registry.py for MediaGoblin's core__migrations) and lifetime.py
+    sealed = subprocess.run(
+        [
+            "buildah",
+            "run",
+            "--isolation=chroot",
+            container,
+            "--",
+            "/opt/gmg/venv/bin/python",
+            "-c",
+            "from gmg_dbupdate import legacy, registry;"
+            " assert legacy.RUNNER.parent == registry.RUNNER.parent;"
+            " print(*sorted(p.name for p in legacy.RUNNER.parent.glob('*.py')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    shipped = sorted(p.name for p in (REPO / "entrypoint" / "legacy").glob("*.py"))
+    assert sealed.stdout.split() == shipped, sealed.stdout + sealed.stderr
+    assert {"lifetime.py", "registry.py", "runner.py"} <= set(shipped)
     size = info["Size"]
     (base,) = json.loads(sh("podman", "image", "inspect", BASE).stdout)
     record_property("image_size_bytes", size)
@@ -349,21 +373,43 @@ def test_failure_summary_lands_in_the_termination_log(image, container, data_dir
     assert summary.strip() and len(summary.strip().splitlines()) == 1, summary
 
 
-def test_legacy_database_upgraded_inside_the_image(image, container, pg_url, tmp_path):
-    """A database last touched by sqlalchemy-migrate: the image's sealed runtime walks it on."""
-    build_legacy_db(pg_url, {"core": 9, "image": 1})
-    url, password = split_password(pg_url)
-    result = run_image(
-        image,
-        container,
-        env={"DATABASE_URL": url, "DATABASE_PASSWORD_FILE": "/run/secrets/db-password"},
-        mounts=((secret_file(tmp_path, password), "/run/secrets/db-password"),),
-    )
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_legacy_database_upgraded_inside_the_image(
+    backend, request, image, container, data_dir, tmp_path
+):
+    """A real MediaGoblin 0.8.1 database (core__migrations at __main__ = 26, no alembic_version):
+    the image's sealed registry runner walks it to 44, hands off to Alembic, and the result is
+    MediaGoblin's own fresh head install, by the independent oracle."""
+    if backend == "postgresql":
+        db_url = request.getfixturevalue("pg_url")
+        url, password = split_password(db_url)
+        env = {"DATABASE_URL": url, "DATABASE_PASSWORD_FILE": "/run/secrets/db-password"}
+        mounts = ((secret_file(tmp_path, password), "/run/secrets/db-password"),)
+        options = {"env": {**env, "GMG_PLUGINS": "all"}, "mounts": mounts}
+        kind = "pg"
+    else:  # the image's embedded default: sqlite:///mediagoblin.db in the /data volume
+        db = data_dir / "mediagoblin.db"
+        db_url = f"sqlite:///{db}"
+        options = {"env": {"GMG_PLUGINS": "all"}, "data": data_dir}
+        kind = "sqlite"
+    build_registry_db(db_url, 26)
+    if backend == "sqlite":
+        os.chown(db, UID, UID)
+    result = run_image(image, container, **options)
     assert result.code == 0, result
-    applied = result.named("legacy.applied")
-    assert applied, result
-    assert result.last["event"] == "dbupdate.done"
-    assert version_rows(pg_url) == shipped_default_heads()
+    assert result.last["event"] == "dbupdate.done" and result.last["changed"] is True
+    # registry steps reported by entrypoint/legacy/registry.py, run by the image's legacy python
+    applied = [(e["component"], e["version"], e["name"]) for e in result.named("legacy.applied")]
+    core = [v for c, v, _ in applied if c == "core"]
+    assert core == list(range(27, 45)), applied
+    assert applied[0] == ("core", 27, "create_generic_model_reference")
+    handoffs = {e["component"]: e["revision"] for e in result.named("legacy.handoff")}
+    assert handoffs["core"] == "52bf0ccbedc1", handoffs
+    head_fresh = (SHARED / f"head_fresh.{kind}.fingerprint.txt").read_text(encoding="utf-8")
+    assert diff(head_fresh, fingerprint(db_url)) == []
+
+    again = run_image(image, container, "dbupdate", "--check", **options)
+    assert again.code == 0 and again.last["current"] is True, again
 
 
 # --- as a read-only Kubernetes pod runs it --------------------------------------------------

@@ -98,6 +98,15 @@ CASES = [
         "file": str(ci_file("hook-url-file")),
         "values": {"extraArgs": ["--plugins", "all"]},
     },
+    {  # no database Secret, said with null (Helm drops the key) and a ConfigMap
+        "id": "ini-null-secret",
+        "file": "",
+        "values": {
+            "database": {"existingSecret": None},
+            "mediagoblinConfig": {"existingConfigMap": "mediagoblin-config"},
+        },
+        "lint": True,
+    },
 ]
 # bad values -> what the error must name
 BAD_VALUES = {
@@ -144,6 +153,22 @@ BAD_VALUES = {
     "timeout not an integer": ({"waitTimeout": "soon"}, "/waitTimeout"),
     "bad hook delete policy": ({"hook": {"deletePolicy": "never"}}, "/hook/deletePolicy"),
     "deadlines beyond the job's": ({"waitTimeout": 200, "lockTimeout": 100}, "activeDeadline"),
+    "no database Secret and no mediagoblin.ini": (
+        {"database": {"existingSecret": ""}},
+        "mediagoblinConfig",
+    ),
+    "no database Secret, a password key": (
+        {
+            "database": {
+                "existingSecret": "",
+                "urlKey": "",
+                "passwordKey": "pw",
+                "url": "postgresql://u@h/d",
+            },
+            "mediagoblinConfig": {"existingConfigMap": "mediagoblin-config"},
+        },
+        "/database",
+    ),
     "mediagoblin.ini from a ConfigMap and a Secret": (
         {"mediagoblinConfig": {"existingConfigMap": "a", "existingSecret": "b"}},
         "/mediagoblinConfig",
@@ -178,6 +203,29 @@ def test_mediagoblin_ini_is_mounted_and_named_by_gmg_config(rendered):
     assert volume["configMap"]["items"] == [{"key": "mediagoblin.ini", "path": "mediagoblin.ini"}]
 
 
+@pytest.mark.parametrize("case", ["job-url-from-ini-values", "ini-null-secret"])
+def test_url_from_the_mediagoblin_ini_without_a_database_secret(rendered, case):
+    """database.existingSecret "" or null with mediagoblinConfig: no DATABASE_* variable, no
+    Secret volume; the job reads sql_engine from GMG_CONFIG (flag > env > config file)."""
+    result = rendered[case]
+    job = the_job(result)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for env_list in (container["env"], result["snippet"]["initContainers"][0]["env"]):
+        env = {e["name"]: e.get("value") for e in env_list}
+        assert not [n for n in env if n.startswith("DATABASE_")], env
+        assert env["GMG_CONFIG"] == "/etc/mediagoblin/mediagoblin.ini"
+    names = {"gmg-dbupdate-tmp", "gmg-dbupdate-app-config"}
+    assert {v["name"] for v in pod["volumes"]} == names
+    assert {m["name"] for m in container["volumeMounts"]} == names
+    assert {v["name"] for v in result["snippet"]["volumes"]} == names
+    (config,) = [v for v in pod["volumes"] if v["name"] == "gmg-dbupdate-app-config"]
+    if case == "job-url-from-ini-values":  # sql_engine holds the password: a Secret
+        assert config["secret"]["secretName"] == "mediagoblin-ini"
+    else:
+        assert config["configMap"]["name"] == "mediagoblin-config"
+
+
 def test_ci_values_cover_both_modes_and_both_secret_forms():
     texts = [f.read_text() for f in CI_VALUES]
     assert any("mode: hook" in t for t in texts) and any("mode: job" in t for t in texts)
@@ -196,7 +244,7 @@ def test_hadolint_is_clean():
 # --- Helm chart -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", [f.stem for f in CI_VALUES] + ["defaults"])
+@pytest.mark.parametrize("case", [f.stem for f in CI_VALUES] + ["defaults", "ini-null-secret"])
 def test_chart_lints_clean(rendered, case):
     lint = rendered[case]["lint"]
     problems = [m for m in lint["messages"] if m["severity"] >= 2]
@@ -207,7 +255,7 @@ def test_chart_lints_clean(rendered, case):
 def test_rendered_objects_are_valid_kubernetes(rendered, tmp_path, kube_version):
     """Every object of every ci values file, and the dbcheck snippet inside an app Pod."""
     files = []
-    for case in [f.stem for f in CI_VALUES] + ["defaults"]:
+    for case in [f.stem for f in CI_VALUES] + ["defaults", "ini-null-secret"]:
         result = rendered[case]
         assert "error" not in result, result["error"]
         docs = list(result["objects"])

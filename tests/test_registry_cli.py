@@ -7,11 +7,18 @@ MediaGoblin's fresh head install (``head_fresh``) by the bundle's oracle, never 
 
 from __future__ import annotations
 
+import fcntl
+import shutil
+import signal
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
-from conftest import REPO, execute, query, run_gmg
+from conftest import REPO, Job, execute, query, run_gmg
 from oracle import diff, fingerprint
 from registry_build import build_registry_db, core_step, run_registry
 
@@ -239,3 +246,225 @@ def test_rows_inserted_mid_history_survive(db_url):
     assert query(
         db_url, "SELECT target_id FROM core__comment_links WHERE comment_id = :c", c=comment_ref
     ) == [(100,)]
+
+
+# --- issue 12: faults mid-walk on the registry adapter (rows of RELIABILITY.md) ---------------
+
+SLOW_STEP = (30, "rename_and_remove_object_and_target")
+
+
+def slow_registry_bundle(tmp_path: Path, marker: Path, seconds: float) -> Path:
+    """The shipped bundle whose core registry step 30 first sleeps while ``marker`` exists (the
+    injected cause; the next run removes it and runs the same bundle)."""
+    target = tmp_path / "slow-registry-bundle"
+    shutil.copytree(
+        REPO / "migrations", target, ignore=shutil.ignore_patterns("__pycache__", "*.json")
+    )
+    version, name = SLOW_STEP
+    core = target / "legacy" / "registry" / "core.py"
+    core.write_text(
+        core.read_text(encoding="utf-8")
+        + f"""
+
+_original_{version} = MIGRATIONS[{version}]
+
+
+def {name}(conn):
+    import os
+    import time
+
+    if os.path.exists({str(marker)!r}):
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_sleep({seconds})")
+        else:
+            time.sleep({seconds})
+    _original_{version}(conn)
+
+
+MIGRATIONS[{version}] = {name}
+""",
+        encoding="utf-8",
+    )
+    return target
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, or a pid reused by another program, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def legacy_sessions(url: str) -> list[tuple]:
+    return query(
+        url,
+        "SELECT pid, state FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE :named",
+        named="gmg-dbupdate:%:legacy",
+    )
+
+
+def lock_is_free(url: str) -> bool:
+    """No runner holds the job's lock on this database (this database's only, under xdist)."""
+    if url.startswith("sqlite"):
+        with open(url.removeprefix("sqlite:///") + ".lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+    ((held,),) = query(
+        url,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    return held == 0
+
+
+@pytest.mark.reliability(
+    case="registry adapter (core__migrations): SIGTERM mid-walk",
+    expected="exit 143; no child left, lock free; PostgreSQL: row at the last completed step, "
+    "SQLite: snapshot put back; the next run resumes and ends at head_fresh",
+)
+def test_sigterm_mid_registry_walk(db_url, tmp_path, observe):
+    build_registry_db(db_url, 26)
+    marker = tmp_path / "slow"
+    marker.touch()
+    bundle = slow_registry_bundle(tmp_path, marker, 30)
+    env = {"GMG_MIGRATIONS": str(bundle)}
+    job = Job("dbupdate", "--database-url", db_url, *ALL, env=env)
+    version, name = SLOW_STEP
+    job.wait_for(lambda e: e["event"] == "legacy.applied" and e["version"] == version - 1)
+    postgres = db_url.startswith("postgresql")
+    if postgres:  # the child's step is running on its own, named session
+        assert wait_until(lambda: any(s[1] == "active" for s in legacy_sessions(db_url)), 10)
+    else:
+        time.sleep(0.5)
+    children = children_of(job.proc.pid)
+    assert children, "the registry runner is the job's child"
+    sent = time.monotonic()
+    job.proc.send_signal(signal.SIGTERM)
+    result = job.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert result.code == 143 and took < 10, (result, took)
+    assert result.last["event"] == "dbupdate.failed" and result.last["signal"] == "SIGTERM"
+    assert result.named("lock.released") and lock_is_free(db_url)
+    assert wait_until(lambda: not any(alive(c) for c in children), 5), children
+    applied = [e["version"] for e in result.named("legacy.applied")]
+    assert applied == list(range(27, version)), applied
+    if postgres:
+        assert legacy_sessions(db_url) == []
+        assert registry_rows(db_url)["__main__"] == version - 1  # steps 27..29 committed
+        resumes_at = version
+        seen = f"row at {version - 1} (last completed step)"
+    else:  # the legacy phase commits step by step: SQLite's snapshot is put back
+        assert result.named("sqlite.restored"), result.events
+        assert registry_rows(db_url)["__main__"] == 26
+        resumes_at = 27
+        seen = "snapshot put back (row at 26)"
+    marker.unlink()
+    time.sleep(0.5)
+    rerun = run_gmg(
+        "dbupdate", "--database-url", db_url, *ALL, "--lock-timeout", "5", env=env, timeout=300
+    )
+    assert rerun.code == 0, rerun
+    walked = [e["version"] for e in rerun.named("legacy.applied") if e["component"] == "core"]
+    assert walked == list(range(resumes_at, 45)), walked
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert_rows_kept(db_url)
+    assert registry_rows(db_url)["__main__"] == 44
+    observe(
+        f"exit 143 {took:.2f} s after the signal in step {version} ({name}); no child left, "
+        f"lock free; {seen}; rerun walked {resumes_at}..44, exit 0, schema = head_fresh"
+    )
+
+
+def level_fingerprint(db_url: str, tmp_path: Path, level: int, *statements: str) -> str:
+    """The fingerprint of another database of the same backend built at ``level`` (then
+    ``statements``): what a walk that stopped after step ``level`` must have left."""
+    if db_url.startswith("sqlite"):
+        other = f"sqlite:///{tmp_path / f'at-{level}.db'}"
+        build_registry_db(other, level)
+        execute(other, *statements)
+        return fingerprint(other)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(
+        make_url(db_url).set(drivername="postgresql+psycopg2"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+    try:
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        other = make_url(db_url).set(database=name).render_as_string(hide_password=False)
+        build_registry_db(other, level)
+        execute(other, *statements)
+        return fingerprint(other)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+BREAK_37 = "ALTER TABLE core__collection_items RENAME COLUMN media_entry TO gone"
+MEND_37 = "ALTER TABLE core__collection_items RENAME COLUMN gone TO media_entry"
+
+
+@pytest.mark.reliability(
+    case="registry adapter (core__migrations): a migration fails mid-walk",
+    expected="exit 70 naming the step's function and component; PostgreSQL: row and schema at "
+    "the previous step, SQLite: snapshot put back; with the cause removed the next run converges",
+)
+def test_failing_registry_step_mid_walk(db_url, tmp_path, observe):
+    build_registry_db(db_url, 26)
+    # a state step 37 (federation_collection_schema) cannot handle: its column is missing
+    execute(db_url, BREAK_37)
+    before = fingerprint(db_url)
+    result = dbupdate(db_url, *ALL)
+    assert result.code == 70, result
+    failed = result.last
+    assert failed["event"] == "dbupdate.failed" and failed["exit_code"] == 70
+    assert "federation_collection_schema" in failed["error"], failed
+    assert "of core" in failed["error"], failed
+    assert [e["version"] for e in result.named("legacy.applied")] == list(range(27, 37))
+    assert not result.named("migration.applied")
+    assert lock_is_free(db_url)
+    if db_url.startswith("postgresql"):  # each step committed with its row: stopped after 36
+        assert registry_rows(db_url)["__main__"] == 36
+        assert diff(level_fingerprint(db_url, tmp_path, 36, BREAK_37), fingerprint(db_url)) == []
+        resumes_at, seen = 37, "row and schema at 36 (the previous step)"
+    else:  # SQLite: the legacy phase's snapshot is put back over the untouched file
+        assert result.named("sqlite.restored"), result.events
+        assert registry_rows(db_url)["__main__"] == 26
+        assert diff(before, fingerprint(db_url)) == []
+        resumes_at, seen = 27, "snapshot put back (row and schema at 26)"
+    assert "alembic_version" not in fingerprint(db_url)
+    execute(db_url, MEND_37)  # the cause removed
+    rerun = dbupdate(db_url, *ALL)
+    assert rerun.code == 0, rerun
+    walked = [e["version"] for e in rerun.named("legacy.applied") if e["component"] == "core"]
+    assert walked == list(range(resumes_at, 45)), walked
+    assert diff(head_fresh(db_url), fingerprint(db_url)) == []
+    assert_rows_kept(db_url)
+    observe(
+        f"exit 70: {failed['error'][:80]}; {seen}; column put back, rerun walked "
+        f"{resumes_at}..44, exit 0, schema = head_fresh"
+    )

@@ -61,10 +61,23 @@ is immutable) and an unchanged one keeps the Job that already ran.
 {{- or .Values.mediagoblinConfig.existingConfigMap .Values.mediagoblinConfig.existingSecret }}
 {{- end }}
 
+{{/*
+The database Secret, when one is named. Without one (mediagoblinConfig only), no DATABASE_*
+variable is set and the URL is the ini's [mediagoblin] sql_engine (flag > env > config file).
+*/}}
+{{- define "gmg-dbupdate.dbSecret" -}}
+{{- $db := .Values.database }}
+{{- if $db.existingSecret }}{{ $db.existingSecret }}
+{{- else if not (include "gmg-dbupdate.appConfig" .) }}
+{{- fail "database.existingSecret may be left empty only with mediagoblinConfig (the URL then comes from its sql_engine)" }}
+{{- end }}
+{{- end }}
+
 {{/* Environment shared by the Job and the dbcheck initContainer: connection and settings. */}}
 {{- define "gmg-dbupdate.env" -}}
 {{- $db := .Values.database }}
-{{- if eq $db.secretAs "env" }}
+{{- if not (include "gmg-dbupdate.dbSecret" .) }}
+{{- else if eq $db.secretAs "env" }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -99,7 +112,7 @@ is immutable) and an unchanged one keeps the Job that already ran.
 {{- define "gmg-dbupdate.volumeMounts" -}}
 - name: gmg-dbupdate-tmp
   mountPath: /tmp
-{{- if eq .Values.database.secretAs "file" }}
+{{- if and (include "gmg-dbupdate.dbSecret" .) (eq .Values.database.secretAs "file") }}
 - name: gmg-dbupdate-secret
   mountPath: {{ include "gmg-dbupdate.secretDir" . }}
   readOnly: true
@@ -118,7 +131,7 @@ is immutable) and an unchanged one keeps the Job that already ran.
 - name: gmg-dbupdate-tmp
   emptyDir:
     sizeLimit: {{ $.Values.tmpSizeLimit }}
-{{- if eq $db.secretAs "file" }}
+{{- if and (include "gmg-dbupdate.dbSecret" $) (eq $db.secretAs "file") }}
 - name: gmg-dbupdate-secret
   secret:
     secretName: {{ $db.existingSecret }}
