@@ -101,6 +101,30 @@ def load_schema(url: str, state: str = "v081_fresh") -> None:
         engine.dispose()
 
 
+# MediaGoblin 0.8.1 installed with its own pinned SQLAlchemy (0.8) on PostgreSQL: SQLAlchemy
+# before 1.1 made the first integer, non-foreign-key column of a composite primary key SERIAL,
+# so openid__nonce."timestamp" has a sequence default that the shared dump (made under a later
+# SQLAlchemy) and every fresh install since 0.9.0 lack. SQLite installs are alike either way.
+PINNED_V081_PG = (
+    "CREATE SEQUENCE openid__nonce_timestamp_seq AS integer START WITH 1 INCREMENT BY 1 "
+    "NO MINVALUE NO MAXVALUE CACHE 1",
+    'ALTER SEQUENCE openid__nonce_timestamp_seq OWNED BY openid__nonce."timestamp"',
+    'ALTER TABLE ONLY openid__nonce ALTER COLUMN "timestamp" '
+    "SET DEFAULT nextval('openid__nonce_timestamp_seq'::regclass)",
+)
+
+
+def add_pinned_sqlalchemy_serial(url: str) -> None:
+    """Turn a loaded v081_fresh PostgreSQL database into the pinned-SQLAlchemy variant."""
+    engine = sa.create_engine(main_url(url))
+    try:
+        with engine.begin() as conn:
+            for sql in PINNED_V081_PG:
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
 def insert_samples_v081(url: str) -> None:
     """The sample rows, in the 0.8.1 (registry 26) shape."""
     engine = sa.create_engine(main_url(url))

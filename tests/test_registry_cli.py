@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO, execute, query, run_gmg
 from oracle import diff, fingerprint
-from registry_build import build_registry_db, core_step, run_registry
+from registry_build import add_pinned_sqlalchemy_serial, build_registry_db, core_step, run_registry
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +86,24 @@ def test_real_v081_database_reaches_head_fresh(db_url):
     again = dbupdate(db_url, *ALL)
     assert again.code == 0 and again.last["changed"] is False, again
     assert not again.named("legacy.applied")
+
+
+def test_v081_made_under_its_pinned_sqlalchemy_reaches_head_fresh(pg_url):
+    """PostgreSQL only: the variant (a SERIAL on openid__nonce.timestamp) has no SQLite form."""
+    build_registry_db(pg_url, 26)
+    add_pinned_sqlalchemy_serial(pg_url)
+    result = dbupdate(pg_url, *ALL)
+    assert result.code == 0, result
+    assert diff(head_fresh(pg_url), fingerprint(pg_url)) == []
+    assert query(
+        pg_url,
+        "SELECT count(*) FROM pg_class WHERE relkind = 'S' "
+        "AND relname = 'openid__nonce_timestamp_seq'",
+    ) == [(0,)]
+    assert_rows_kept(pg_url)
+    assert run_gmg("dbverify", "--database-url", pg_url, *ALL, env=BUNDLE_ENV).code == 0
+    again = dbupdate(pg_url, *ALL)
+    assert again.code == 0 and again.last["changed"] is False, again
 
 
 @pytest.mark.parametrize("level", range(27, 45))
