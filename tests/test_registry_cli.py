@@ -13,7 +13,13 @@ import pytest
 
 from conftest import REPO, execute, query, run_gmg
 from oracle import diff, fingerprint
-from registry_build import add_pinned_sqlalchemy_serial, build_registry_db, core_step, run_registry
+from registry_build import (
+    add_mediagoblin_walk_residue,
+    add_pinned_sqlalchemy_serial,
+    build_registry_db,
+    core_step,
+    run_registry,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +187,8 @@ def test_check_reports_pending_on_a_registry_database(db_url):
 
 
 def test_v081_upgraded_by_mediagoblin_090(db_url):
-    """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1)."""
+    """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1), with
+    what MediaGoblin's own walk leaves: settled by cc3651803714, the first revision it runs."""
     mdb = pytest.importorskip("mediagoblin_dbs")
     from alembic import command
 
@@ -197,12 +204,17 @@ def test_v081_upgraded_by_mediagoblin_090(db_url):
             command.upgrade(cfg, "228916769bd2")  # 0.9.0's core head
     finally:
         engine.dispose()
+    add_mediagoblin_walk_residue(db_url)
+    assert diff(head_fresh(db_url), fingerprint(db_url)) != []
     result = dbupdate(db_url, *ALL)
     assert result.code == 0, result
     assert not result.named("legacy.applied")
     assert sorted(result.last["applied"]) == ["afd3d1da5e29", "cc3651803714"]
     assert diff(head_fresh(db_url), fingerprint(db_url)) == []
     assert_rows_kept(db_url)
+    assert run_gmg("dbverify", "--database-url", db_url, *ALL, env=BUNDLE_ENV).code == 0
+    again = dbupdate(db_url, *ALL)
+    assert again.code == 0 and again.last["changed"] is False, again
     # a registry that stopped short of its handoff beside Alembic rows is inconsistent: 65
     execute(db_url, "UPDATE core__migrations SET version = 30 WHERE name = '__main__'")
     refused = dbupdate(db_url, *ALL)
