@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -97,6 +98,30 @@ def load_schema(url: str, state: str = "v081_fresh") -> None:
                     "SELECT setval('core__privileges_id_seq', "
                     "(SELECT max(id) FROM core__privileges))"
                 )
+    finally:
+        engine.dispose()
+
+
+# MediaGoblin 0.8.1 installed with its own pinned SQLAlchemy (0.8) on PostgreSQL: SQLAlchemy
+# before 1.1 made the first integer, non-foreign-key column of a composite primary key SERIAL,
+# so openid__nonce."timestamp" has a sequence default that the shared dump (made under a later
+# SQLAlchemy) and every fresh install since 0.9.0 lack. SQLite installs are alike either way.
+PINNED_V081_PG = (
+    "CREATE SEQUENCE openid__nonce_timestamp_seq AS integer START WITH 1 INCREMENT BY 1 "
+    "NO MINVALUE NO MAXVALUE CACHE 1",
+    'ALTER SEQUENCE openid__nonce_timestamp_seq OWNED BY openid__nonce."timestamp"',
+    'ALTER TABLE ONLY openid__nonce ALTER COLUMN "timestamp" '
+    "SET DEFAULT nextval('openid__nonce_timestamp_seq'::regclass)",
+)
+
+
+def add_pinned_sqlalchemy_serial(url: str) -> None:
+    """Turn a loaded v081_fresh PostgreSQL database into the pinned-SQLAlchemy variant."""
+    engine = sa.create_engine(main_url(url))
+    try:
+        with engine.begin() as conn:
+            for sql in PINNED_V081_PG:
+                conn.exec_driver_sql(sql)
     finally:
         engine.dispose()
 
@@ -279,3 +304,86 @@ def build_registry_db(url: str, main_version: int = 26, *, samples: bool = True)
             raise RuntimeError(
                 f"building __main__={main_version} failed: {events} {stderr[-2000:]}"
             )
+
+
+# What MediaGoblin 0.9.0's own registry walk (26 -> 44) leaves that a fresh install does not have
+# (shared FACTS.md, "Observed behaviour"): laid over a database our walk brought to 44, it gives
+# the shape of a real 0.8.1 database upgraded by MediaGoblin 0.9.0. A representative subset:
+# each kind of difference once or more.
+MEDIAGOBLIN_WALK_PG = (
+    "ALTER TABLE core__activities ALTER COLUMN object_id DROP NOT NULL",
+    "ALTER TABLE core__media_entries ALTER COLUMN updated DROP NOT NULL",
+    "ALTER TABLE core__users ALTER COLUMN updated DROP NOT NULL",
+    "DELETE FROM core__notifications WHERE object_id IS NULL",
+    "ALTER TABLE core__notifications ALTER COLUMN object_id SET NOT NULL",
+    "ALTER TABLE core__media_entries RENAME CONSTRAINT core__media_entries_actor_fkey "
+    "TO core__media_entries_uploader_fkey",
+    "ALTER TABLE core__activities RENAME CONSTRAINT core__activities_object_id_fkey "
+    "TO core__activities_temp_object_fkey",
+    "ALTER TABLE core__media_entries RENAME CONSTRAINT core__media_entries_public_id_key "
+    "TO media_public_id",
+    "ALTER TABLE core__collections RENAME CONSTRAINT core__collections_actor_slug_key "
+    "TO core__collections_creator_slug_key",
+    "ALTER INDEX ix_core__media_entries_actor RENAME TO ix_core__media_entries_uploader",
+    "ALTER TABLE core__collection_items "
+    "DROP CONSTRAINT core__collection_items_collection_object_id_key",
+    "DROP INDEX ix_core__collection_items_object_id",
+    "ALTER TABLE core__generic_model_reference "
+    "DROP CONSTRAINT core__generic_model_reference_model_type_obj_pk_key",
+)
+
+# SQLite: (table, pattern, replacement) on the table's CREATE statement, then a rebuild
+MEDIAGOBLIN_WALK_SQLITE = (
+    ("core__activities", r"object_id INTEGER NOT NULL", "object_id INTEGER"),
+    ("core__media_entries", r"updated DATETIME NOT NULL", "updated DATETIME"),
+    ("core__clients", r"id VARCHAR NOT NULL", "id VARCHAR"),
+    ("core__notifications", r"object_id INTEGER,", "object_id INTEGER NOT NULL,"),
+    ("core__media_comments", r"\)\s*$", ", CONSTRAINT public_id_unique UNIQUE (public_id))"),
+    ("core__collection_items", r",\s*UNIQUE \(collection, object_id\)", ""),
+    ("core__generic_model_reference", r",\s*UNIQUE \(model_type, obj_pk\)", ""),
+)
+MEDIAGOBLIN_WALK_SQLITE_INDEXES = (
+    "DELETE FROM core__notifications WHERE object_id IS NULL",
+    "DROP INDEX IF EXISTS ix_core__collection_items_object_id",
+    "DROP INDEX ix_core__media_entries_actor",
+    "CREATE INDEX ix_core__media_entries_uploader ON core__media_entries (actor)",
+)
+
+
+def add_mediagoblin_walk_residue(url: str) -> None:
+    """Give a database at registry 44 what MediaGoblin's own walk to 44 leaves behind."""
+    engine = sa.create_engine(main_url(url))
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                for sql in MEDIAGOBLIN_WALK_PG:
+                    conn.exec_driver_sql(sql)
+                return
+            conn.exec_driver_sql(MEDIAGOBLIN_WALK_SQLITE_INDEXES[0])
+            for table, pattern, replacement in MEDIAGOBLIN_WALK_SQLITE:
+                _sqlite_rewrite(conn, table, pattern, replacement)
+            for sql in MEDIAGOBLIN_WALK_SQLITE_INDEXES[1:]:
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+def _sqlite_rewrite(conn, table: str, pattern: str, replacement: str) -> None:
+    create = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).scalar()
+    indexes = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table,),
+    ).scalars()
+    indexes = list(indexes)
+    changed, count = re.subn(pattern, replacement, create, count=1)
+    if count != 1:
+        raise ValueError(f"{table}: {pattern!r} not found in {create}")
+    temp = f"_residue_{table}"
+    conn.exec_driver_sql(changed.replace(table, temp, 1))
+    conn.exec_driver_sql(f"INSERT INTO {temp} SELECT * FROM {table}")
+    conn.exec_driver_sql(f"DROP TABLE {table}")
+    conn.exec_driver_sql(f"ALTER TABLE {temp} RENAME TO {table}")
+    for sql in indexes:
+        conn.exec_driver_sql(sql)

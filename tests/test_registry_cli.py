@@ -20,7 +20,13 @@ from sqlalchemy.engine import make_url
 
 from conftest import REPO, Job, execute, query, run_gmg
 from oracle import diff, fingerprint
-from registry_build import build_registry_db, core_step, run_registry
+from registry_build import (
+    add_mediagoblin_walk_residue,
+    add_pinned_sqlalchemy_serial,
+    build_registry_db,
+    core_step,
+    run_registry,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +99,24 @@ def test_real_v081_database_reaches_head_fresh(db_url):
     again = dbupdate(db_url, *ALL)
     assert again.code == 0 and again.last["changed"] is False, again
     assert not again.named("legacy.applied")
+
+
+def test_v081_made_under_its_pinned_sqlalchemy_reaches_head_fresh(pg_url):
+    """PostgreSQL only: the variant (a SERIAL on openid__nonce.timestamp) has no SQLite form."""
+    build_registry_db(pg_url, 26)
+    add_pinned_sqlalchemy_serial(pg_url)
+    result = dbupdate(pg_url, *ALL)
+    assert result.code == 0, result
+    assert diff(head_fresh(pg_url), fingerprint(pg_url)) == []
+    assert query(
+        pg_url,
+        "SELECT count(*) FROM pg_class WHERE relkind = 'S' "
+        "AND relname = 'openid__nonce_timestamp_seq'",
+    ) == [(0,)]
+    assert_rows_kept(pg_url)
+    assert run_gmg("dbverify", "--database-url", pg_url, *ALL, env=BUNDLE_ENV).code == 0
+    again = dbupdate(pg_url, *ALL)
+    assert again.code == 0 and again.last["changed"] is False, again
 
 
 @pytest.mark.parametrize("level", range(27, 45))
@@ -170,7 +194,8 @@ def test_check_reports_pending_on_a_registry_database(db_url):
 
 
 def test_v081_upgraded_by_mediagoblin_090(db_url):
-    """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1)."""
+    """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1), with
+    what MediaGoblin's own walk leaves: settled by cc3651803714, the first revision it runs."""
     mdb = pytest.importorskip("mediagoblin_dbs")
     from alembic import command
 
@@ -186,12 +211,17 @@ def test_v081_upgraded_by_mediagoblin_090(db_url):
             command.upgrade(cfg, "228916769bd2")  # 0.9.0's core head
     finally:
         engine.dispose()
+    add_mediagoblin_walk_residue(db_url)
+    assert diff(head_fresh(db_url), fingerprint(db_url)) != []
     result = dbupdate(db_url, *ALL)
     assert result.code == 0, result
     assert not result.named("legacy.applied")
     assert sorted(result.last["applied"]) == ["afd3d1da5e29", "cc3651803714"]
     assert diff(head_fresh(db_url), fingerprint(db_url)) == []
     assert_rows_kept(db_url)
+    assert run_gmg("dbverify", "--database-url", db_url, *ALL, env=BUNDLE_ENV).code == 0
+    again = dbupdate(db_url, *ALL)
+    assert again.code == 0 and again.last["changed"] is False, again
     # a registry that stopped short of its handoff beside Alembic rows is inconsistent: 65
     execute(db_url, "UPDATE core__migrations SET version = 30 WHERE name = '__main__'")
     refused = dbupdate(db_url, *ALL)

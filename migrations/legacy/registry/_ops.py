@@ -59,6 +59,35 @@ def has_table(conn, name: str) -> bool:
     return sa.inspect(conn).has_table(name)
 
 
+# Columns of a composite primary key that carry a sequence default. SQLAlchemy before 1.1 made
+# the first integer, non-foreign-key column of a composite primary key SERIAL on PostgreSQL, so
+# installs made under MediaGoblin 0.8.x's pinned SQLAlchemy have one (openid__nonce.timestamp);
+# later SQLAlchemy, and so every fresh install since 0.9.0, does not.
+_PG_KEY_SEQUENCES = """
+SELECT t.relname, a.attname, pg_get_serial_sequence(quote_ident(t.relname), a.attname)
+FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid
+JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(k.conkey)
+JOIN pg_attrdef d ON d.adrelid = t.oid AND d.adnum = a.attnum
+WHERE k.contype = 'p' AND cardinality(k.conkey) > 1
+  AND t.relnamespace = to_regnamespace(current_schema())
+  AND pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%'
+ORDER BY 1, 2
+"""
+
+
+def drop_key_sequences(conn) -> None:
+    """Drop sequence defaults (and their owned sequences) from composite primary keys."""
+    if is_sqlite(conn):
+        return  # SQLite has no sequences: such a column was never different there
+    for table, column, sequence in conn.execute(sa.text(_PG_KEY_SEQUENCES)).all():
+        conn.exec_driver_sql(
+            f"ALTER TABLE {q(conn, table)} ALTER COLUMN {q(conn, column)} DROP DEFAULT"
+        )
+        if sequence:
+            conn.exec_driver_sql(f"DROP SEQUENCE {sequence}")
+
+
 def q(conn, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 

@@ -18,7 +18,17 @@ import secrets
 import string
 
 import sqlalchemy as sa
-from _ops import Add, Change, alter, create_table, drop_table, has_table, model_reference, reflect
+from _ops import (
+    Add,
+    Change,
+    alter,
+    create_table,
+    drop_key_sequences,
+    drop_table,
+    has_table,
+    model_reference,
+    reflect,
+)
 
 LOWEST = 26  # the oldest registry number a database may be at (MediaGoblin 0.8.0 and 0.8.1)
 TOO_OLD_HINT = (
@@ -406,6 +416,9 @@ def activity_cleanup(conn):
         if broken:
             conn.execute(activities.delete().where(activities.c.id == row.id))
     alter(conn, "core__activities", Change(not_null=["object_id"]))
+    # the last step before the handoff to 0.9.0's schema: plugin tables included, no SERIAL
+    # default that only an old SQLAlchemy gave (see drop_key_sequences)
+    drop_key_sequences(conn)
 
 
 MIGRATIONS = {
