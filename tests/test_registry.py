@@ -158,8 +158,6 @@ def test_v081_database_walks_to_exactly_v090(backend, request):
 @pytest.mark.parametrize("level", range(27, 44))
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_every_registry_level_walks_to_v090(backend, level, request):
-    if backend == "postgresql" and level % 4 and level != 43:
-        pytest.skip("PostgreSQL: every fourth level (and 43) keeps the suite within two cores")
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
     build_registry_db(url, level)
     assert registry_rows(url)["__main__"] == level
