@@ -314,11 +314,12 @@ def test_created_stays_the_sample_time(sqlite_url):
 def test_handoff_then_alembic_reaches_head_fresh(db_url, level):
     """Walk to 44, stamp the handoff revisions, run the bundle's Alembic history: head_fresh.
 
-    Needs the MediaGoblin bundle (``migrations/`` with its revisions) and its loaders
-    (``tests/mediagoblin_dbs.py``); skipped where the bundle is not the MediaGoblin one.
+    Uses the MediaGoblin bundle (``migrations/`` with its revisions) and its loaders
+    (``tests/mediagoblin_dbs.py``).
     """
-    mdb = pytest.importorskip("mediagoblin_dbs")
     from alembic import command
+
+    import mediagoblin_dbs as mdb
 
     build_registry_db(db_url, level)
     code, events, stderr = run_registry(db_url, [core_step(44)])

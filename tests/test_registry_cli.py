@@ -170,8 +170,9 @@ def test_check_reports_pending_on_a_registry_database(db_url):
 
 def test_v081_upgraded_by_mediagoblin_090(db_url):
     """Registry at 44 beside alembic_version (MediaGoblin 0.9.0's own upgrade of 0.8.1)."""
-    mdb = pytest.importorskip("mediagoblin_dbs")
     from alembic import command
+
+    import mediagoblin_dbs as mdb
 
     build_registry_db(db_url, 26)
     code, events, stderr = run_registry(db_url, [core_step(44)])
