@@ -113,9 +113,12 @@ def run_gmg(
 
 @pytest.fixture(scope="session")
 def pg_admin_url():
+    from registry_build import drop_templates
+
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
         yield given
+        drop_templates()
         return
     cluster = Cluster()
     cluster.start()
@@ -123,6 +126,7 @@ def pg_admin_url():
         wait_until_accepting(cluster.admin_url)
         yield cluster.admin_url
     finally:
+        drop_templates()
         cluster.stop()
 
 

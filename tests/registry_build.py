@@ -291,19 +291,115 @@ def core_step(to: int) -> dict:
     }
 
 
+# --- templates: each level built once per process, then cloned --------------------------------
+#
+# Level 26 is loaded from the dump; level n + 1 is a clone of level n walked by the one step
+# n + 1 (the runner commits step by step, so this is the state a longer walk leaves at n + 1).
+# A test's database is a clone of its level's template: SQLite by copying the file, PostgreSQL
+# by CREATE DATABASE ... TEMPLATE (templates are this process's own, so nothing else is
+# connected to them while they are copied).
+
+_TEMPLATES: dict[tuple, str] = {}  # (backend, server, level, samples) -> file path / database
+_SQLITE_DIR: list[Path] = []
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    return sa.create_engine(
+        sa.engine.make_url(main_url(url)).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+
+
+def _server(url: str) -> str:
+    parsed = sa.engine.make_url(url)
+    return f"{parsed.host}:{parsed.port}" if backend(url) == "pg" else ""
+
+
+def _clone(template: str, url: str) -> None:
+    """Make the (empty or absent) database ``url`` a copy of ``template``."""
+    if backend(url) == "sqlite":
+        import shutil
+
+        shutil.copyfile(template, sa.engine.make_url(url).database)
+        return
+    name = sa.engine.make_url(url).database
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        admin.dispose()
+
+
+def _template(url: str, level: int, samples: bool) -> str:
+    key = (backend(url), _server(url), level, samples)
+    if key in _TEMPLATES:
+        return _TEMPLATES[key]
+    tag = f"{os.getpid()}_{level}_{'s' if samples else 'n'}"
+    if backend(url) == "sqlite":
+        if not _SQLITE_DIR:
+            import atexit
+            import shutil
+
+            _SQLITE_DIR.append(Path(tempfile.mkdtemp(prefix="registry-templates-")))
+            atexit.register(shutil.rmtree, _SQLITE_DIR[0], True)
+        location = str(_SQLITE_DIR[0] / f"level-{tag}.db")
+        target = f"sqlite:///{location}"
+    else:
+        location = f"tpl_registry_{tag}"
+        target = (
+            sa.engine.make_url(url).set(database=location).render_as_string(hide_password=False)
+        )
+        admin = _admin_engine(url)
+        try:
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{location}" WITH (FORCE)')
+                c.exec_driver_sql(f'CREATE DATABASE "{location}"')
+        finally:
+            admin.dispose()
+        _PG_TEMPLATES.append((url, location))
+    if level == 26:
+        load_schema(target)
+        if samples:
+            insert_samples_v081(target)
+    else:
+        _clone(_template(url, level - 1, samples), target)
+        code, events, stderr = run_registry(target, [core_step(level)])
+        if code != 0:
+            raise RuntimeError(f"building __main__={level} failed: {events} {stderr[-2000:]}")
+    _TEMPLATES[key] = location
+    return location
+
+
+_PG_TEMPLATES: list[tuple[str, str]] = []
+
+
+def drop_templates() -> None:
+    """Drop this process's PostgreSQL templates (before the server goes away)."""
+    while _PG_TEMPLATES:
+        url, name = _PG_TEMPLATES.pop()
+        try:
+            admin = _admin_engine(url)
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+        except sa.exc.OperationalError:
+            pass
+    for key in [k for k in _TEMPLATES if k[0] == "pg"]:
+        del _TEMPLATES[key]
+
+
 def build_registry_db(url: str, main_version: int = 26, *, samples: bool = True) -> None:
-    """A MediaGoblin registry-era database at ``__main__`` = main_version (26..44)."""
+    """A MediaGoblin registry-era database at ``__main__`` = main_version (26..44).
+
+    ``url`` names an empty database (or an absent SQLite file); it becomes a copy of the
+    level's template, built once per process (see ``_template``).
+    """
     if not 26 <= main_version <= 44:
         raise ValueError(f"registry databases are built from 26 to 44, not {main_version}")
-    load_schema(url)
-    if samples:
-        insert_samples_v081(url)
-    if main_version > 26:
-        code, events, stderr = run_registry(url, [core_step(main_version)])
-        if code != 0:
-            raise RuntimeError(
-                f"building __main__={main_version} failed: {events} {stderr[-2000:]}"
-            )
+    _clone(_template(url, main_version, samples), url)
 
 
 # What MediaGoblin 0.9.0's own registry walk (26 -> 44) leaves that a fresh install does not have
