@@ -99,3 +99,25 @@ def test_database_ahead_is_not_waved_through(db_url):
     assert run_gmg("dbupdate", "--database-url", db_url).code == 0
     execute(db_url, "INSERT INTO alembic_version (version_num) VALUES ('eeeeeeeeeeee')")
     assert run_gmg("dbupdate", "--database-url", db_url).code == 65
+
+
+def test_noop_on_the_shipped_bundle_loads_neither_sqlalchemy_nor_alembic(db_url):
+    """The shipped bundle reads MediaGoblin's registry table too: from the index's quoted names,
+    on the bare driver, like the version table (no SQLAlchemy import on a no-op)."""
+    import json
+    import os
+    import subprocess
+
+    from conftest import GMG, REPO
+
+    args = [GMG, "dbupdate", "--migrations", str(REPO / "migrations"), "--database-url", db_url]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
+    assert subprocess.run(args, env=env, capture_output=True, timeout=120).returncode == 0
+    env["PYTHONPROFILEIMPORTTIME"] = "1"
+    noop = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert noop.returncode == 0, noop.stderr
+    events = [json.loads(line) for line in noop.stderr.splitlines() if line.startswith("{")]
+    assert events[-1]["event"] == "dbupdate.done" and events[-1]["fast_path"] is True, events
+    imported = {line.split("|")[-1].strip() for line in noop.stderr.splitlines() if "|" in line}
+    assert "gmg_dbupdate.fastpath" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "alembic")}

@@ -29,13 +29,23 @@ class VersionFacts:
     registry: tuple[tuple[str, int], ...] = ()  # the app's own registry (name, version)
 
 
-def quoted(table: TableName, dialect_name: str) -> str:
-    """``table`` as the dialect's identifier preparer writes it in SQL."""
-    import sqlalchemy as sa
+def _preparer(dialect_name: str):
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = {"postgresql": postgresql.dialect, "sqlite": sqlite.dialect}[dialect_name]()
-    return dialect.identifier_preparer.format_table(sa.table(table.name, schema=table.schema))
+    return dialect.identifier_preparer
+
+
+def quoted(table: TableName, dialect_name: str) -> str:
+    """``table`` as the dialect's identifier preparer writes it in SQL."""
+    import sqlalchemy as sa
+
+    return _preparer(dialect_name).format_table(sa.table(table.name, schema=table.schema))
+
+
+def quoted_column(name: str, dialect_name: str) -> str:
+    """A column name as the dialect's identifier preparer writes it in SQL."""
+    return _preparer(dialect_name).quote(name)
 
 
 def checked(

@@ -306,13 +306,11 @@ def _facts(cursor, tables: set[str], bundle: Bundle, dialect: str) -> VersionFac
     registry_rows: list = []
     spec = bundle.manifest.legacy_registry
     if spec is not None and spec.table.name in tables:  # MediaGoblin's core__migrations
-        if spec.table.schema:
-            return None
-        from .facts import quoted as quote_table
-
+        if spec.table.schema or "registry_table" not in quoted:
+            return None  # schema-qualified, or an index written before the registry: full path
         cursor.execute(
-            f'SELECT "{spec.name_column}", "{spec.version_column}" '
-            f"FROM {quote_table(spec.table, dialect)}"
+            f"SELECT {quoted['registry_name_column']}, {quoted['registry_version_column']} "
+            f"FROM {quoted['registry_table']}"
         )
         registry_rows = [tuple(r) for r in cursor.fetchall()]
         if any(not isinstance(n, str) or type(v) is not int for n, v in registry_rows):

@@ -33,8 +33,9 @@ def fingerprint(root: Path) -> str:
 
 
 def write_index(manifest: Manifest, history: History, tables: dict[str, set[str]]) -> Path:
-    from .facts import quoted
+    from .facts import quoted, quoted_column
 
+    registry = manifest.legacy_registry
     index = {
         "fingerprint": fingerprint(manifest.root),
         "heads": history.heads,
@@ -42,11 +43,21 @@ def write_index(manifest: Manifest, history: History, tables: dict[str, set[str]
         "down": history.down,
         "requires": history.requires,
         "tables": {name: sorted(names) for name, names in tables.items()},
-        # the version tables as each dialect's identifier preparer quotes them
+        # the version tables (and the registry's) as each dialect's identifier preparer quotes
+        # them, so the light path writes its SELECTs without importing SQLAlchemy
         "quoted": {
             dialect: {
                 "version_table": quoted(manifest.version_table, dialect),
                 "legacy_version_table": quoted(manifest.legacy_version_table, dialect),
+                **(
+                    {
+                        "registry_table": quoted(registry.table, dialect),
+                        "registry_name_column": quoted_column(registry.name_column, dialect),
+                        "registry_version_column": quoted_column(registry.version_column, dialect),
+                    }
+                    if registry is not None
+                    else {}
+                ),
             }
             for dialect in DIALECTS
         },
