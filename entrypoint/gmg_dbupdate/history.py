@@ -49,6 +49,11 @@ class History:
             positions[component] = frozenset(mine - below)
         return positions
 
+    def bases(self, component: str) -> list[str]:
+        """The component's first revisions: none of their down revisions is its own."""
+        mine = {r for r, owner in self.owner.items() if owner == component}
+        return sorted(r for r in mine if not set(self.down[r]) & mine)
+
     def at_heads(self, component: str, position: frozenset[str]) -> bool:
         return position == frozenset(self.heads[component])
 
@@ -139,11 +144,11 @@ def check(manifest: Manifest, history: History) -> None:
                 f"its revisions (owner: {where})",
                 revisions=false,
             )
-        bases = {r for r in mine if not set(history.down[r]) & mine}
-        if component.base is not None and set(component.base) != bases:
+        bases = history.bases(component.name)
+        if component.base is not None and set(component.base) != set(bases):
             raise BundleError(
                 f"component {component.name!r} declares base {list(component.base)}, but its "
-                f"first revisions are {sorted(bases)}"
+                f"first revisions are {bases}"
             )
     for revision, retired in manifest.retired.items():
         if revision in history.owner:

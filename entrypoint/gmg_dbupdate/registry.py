@@ -134,15 +134,6 @@ class View:
         return min(v for v in self.handoff if v >= version)
 
 
-def first_revisions(history: Any, name: str) -> list[str]:
-    """The component's revisions whose down revisions all lie outside it (its roots)."""
-    return sorted(
-        r
-        for r, owner in history.owner.items()
-        if owner == name and not any(history.owner.get(d) == name for d in history.down[r])
-    )
-
-
 def view(component: Any, history: Any = None) -> View | None:
     """The registry side of a component (None without a registry name)."""
     if not component.module:
@@ -157,7 +148,7 @@ def view(component: Any, history: Any = None) -> View | None:
             scripts.too_old_hint,
         )
     base = getattr(component, "base", None) or (
-        first_revisions(history, component.name) if history is not None else []
+        history.bases(component.name) if history is not None else []
     )
     return View(component.module, None, {0: base[0]} if base else {}, 0, "")
 
