@@ -246,10 +246,11 @@ def test_migration_that_raises_exits_70_names_revision_and_rolls_back(bundle_cop
     case="hung lock holder (PostgreSQL)", expected="exit 75 at the lock deadline naming the holder"
 )
 def test_held_postgres_lock_exits_75_naming_the_holder(pg_url):
-    from gmg_dbupdate.lock import lock_key
+    from gmg_dbupdate.backends.postgresql import advisory_key
+    from gmg_dbupdate.lock import lock_name
 
     bundle = Bundle.load(BUNDLE)
-    k1, k2 = lock_key(bundle.name, bundle.version_table)
+    k1, k2 = advisory_key(lock_name(bundle))
     holder = psycopg2.connect(
         make_url(pg_url).render_as_string(False).replace("postgresql://", "postgresql://", 1),
         application_name="test-holder",

@@ -119,5 +119,5 @@ def test_noop_on_the_shipped_bundle_loads_neither_sqlalchemy_nor_alembic(db_url)
     events = [json.loads(line) for line in noop.stderr.splitlines() if line.startswith("{")]
     assert events[-1]["event"] == "dbupdate.done" and events[-1]["fast_path"] is True, events
     imported = {line.split("|")[-1].strip() for line in noop.stderr.splitlines() if "|" in line}
-    assert "gmg_dbupdate.fastpath" in imported
+    assert "gmg_dbupdate.pipeline" in imported and "gmg_dbupdate.converge" not in imported
     assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "alembic")}

@@ -434,8 +434,7 @@ def test_engine_walks_and_records_through_the_sealed_runner(sqlite_url):
     build_registry_db(sqlite_url, 40)
     execute(sqlite_url, "DELETE FROM core__migrations WHERE name LIKE '%video'")
     engine = sa.create_engine(sqlite_url)
-    with engine.connect() as conn:
-        rows = reg.read_rows(conn, manifest)
+    rows = query(sqlite_url, "SELECT name, version FROM core__migrations")
     state = reg.decide(manifest, rows)
     walk = [reg.step("core", reg.view(manifest.component("core")), state.versions["core"])]
     record = reg.records(manifest, [manifest.component("video")])

@@ -19,14 +19,15 @@ from conftest import BUNDLE, Job, query, run_gmg, version_rows
 from gmg_dbupdate import snapshot
 from gmg_dbupdate.bundle import Bundle
 from gmg_dbupdate.errors import MigrationFailed
-from gmg_dbupdate.lock import lock_key
+from gmg_dbupdate.backends.postgresql import advisory_key
+from gmg_dbupdate.lock import lock_name
 from legacy_build import build_legacy_db
 from pgserver import PASSWORD, free_port
 from test_faults import SLOW, lock_is_free, migrating_slow, slow_bundle
 
 pytestmark = [pytest.mark.slow]
 BUNDLE_OBJ = Bundle.load(BUNDLE)
-LOCK_CLASSID = lock_key(BUNDLE_OBJ.name, BUNDLE_OBJ.version_table)[0]
+LOCK_CLASSID = advisory_key(lock_name(BUNDLE_OBJ))[0]
 OTHER_SECRET = "Od-d-Secret-42"
 NOWHERE = f"127.0.0.1:{free_port()}"  # nothing listens there
 

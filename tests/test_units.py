@@ -54,13 +54,23 @@ def test_sqlstate_starting_up_is_transient():
         ("anything", "28P01", errors.PermissionDenied),
         ('FATAL:  database "nope" does not exist', None, errors.ConfigError),
         ("anything", "3D000", errors.ConfigError),
-        ("unable to open database file", None, errors.PermissionDenied),
+        ("anything", "42501", errors.PermissionDenied),
     ],
 )
 def test_permanent_connect_errors_fail_at_once(message, pgcode, expected):
     kind = classify_connect_error(_op_error(message, pgcode))
     assert kind is expected
     assert kind.exit_code in (64, 77)
+
+
+def test_sqlite_errors_are_classified_by_their_backend():
+    import sqlite3
+
+    assert classify_connect_error(sqlite3.OperationalError("database is locked")) is None
+    for message in ("unable to open database file", "attempt to write a readonly database"):
+        kind = classify_connect_error(sqlite3.OperationalError(message))
+        assert kind is errors.PermissionDenied
+    assert classify_connect_error(sqlite3.IntegrityError("UNIQUE")) is errors.DbUpdateError
 
 
 def test_unexpected_database_errors_are_not_retried():
@@ -234,9 +244,9 @@ def test_bare_driver_errors_are_classified_like_wrapped_ones():
     assert classify_connect_error(ValueError("not the database")) is None
 
 
-def test_a_signal_is_never_swallowed_by_the_light_path(monkeypatch, tmp_path):
-    """SIGTERM while the light path loads the bundle must surface as Interrupted (→ 143)."""
-    from gmg_dbupdate import fastpath
+def test_a_signal_is_never_swallowed_before_the_database_is_reached(monkeypatch, tmp_path):
+    """SIGTERM while the bundle loads must surface as Interrupted (→ 143)."""
+    from gmg_dbupdate import pipeline
     from gmg_dbupdate.bundle import Bundle
     from gmg_dbupdate.errors import Interrupted
 
@@ -246,18 +256,47 @@ def test_a_signal_is_never_swallowed_by_the_light_path(monkeypatch, tmp_path):
     monkeypatch.setattr(Bundle, "load", interrupted)
     settings = config.resolve({"database_url": "postgresql://u@h/db"}, {}, parse=False)
     with pytest.raises(Interrupted):
-        fastpath.run(settings)
+        pipeline.run(settings)
     with pytest.raises(Interrupted):
-        fastpath.try_current(settings)
+        pipeline.check(settings)
 
 
-def test_ambiguous_userinfo_leaves_the_light_path_and_is_masked():
-    from gmg_dbupdate import fastpath
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        # the userinfo ends at the last @ of the authority, as libpq reads it
+        ("postgresql://u:pa@ss@host/db", ("postgresql", "u", "pa@ss", "host", None, "db")),
+        ("postgres://u:p%2Fw@h:5433/db", ("postgresql", "u", "p/w", "h", 5433, "db")),
+        ("postgresql://[::1]:5432/db", ("postgresql", None, None, "::1", 5432, "db")),
+        ("sqlite:///rel/x.db", ("sqlite", None, None, None, None, "rel/x.db")),
+        ("sqlite:////abs/x.db", ("sqlite", None, None, None, None, "/abs/x.db")),
+        ("sqlite://", ("sqlite", None, None, None, None, None)),
+        ("sqlite:///:memory:", ("sqlite", None, None, None, None, ":memory:")),
+    ],
+)
+def test_one_url_parser(url, parts, monkeypatch):
+    monkeypatch.setattr("pathlib.Path.is_dir", lambda _self: True)
+    parsed = config.parse_url(url)
+    got = (parsed.backend, parsed.username, parsed.password, parsed.host, parsed.port)
+    assert (*got, parsed.database) == parts
+    assert "pa@ss" not in parsed.render() and "p/w" not in parsed.render()
 
-    url = "postgresql://u:pa@ss@host/db"
-    settings = config.resolve({"database_url": url}, {}, parse=False)
-    assert fastpath._target(settings) is None
-    assert scrub(url) == "postgresql://u:***@host/db"
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "malformed database URL"),
+        ("postgresql://u@h:notaport/db", "malformed database URL"),
+        ("oracle://u@h/db", "unsupported database backend 'oracle'"),
+        ("postgresql+psycopg://u@h/db", "unsupported driver 'psycopg'"),
+        ("postgresql://u@h", "names no database"),
+        ("sqlite:////no/such/dir/x.db", "directory of the SQLite database does not exist"),
+    ],
+)
+def test_bad_urls_are_refused_with_64(url, message):
+    with pytest.raises(errors.ConfigError, match=message) as caught:
+        config.parse_url(url)
+    assert caught.value.exit_code == 64
 
 
 def test_query_string_secrets_are_handed_to_the_scrubber(monkeypatch):

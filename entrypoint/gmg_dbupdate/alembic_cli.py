@@ -24,7 +24,13 @@ def run_alembic(settings: Settings, argv: list[str], *, with_plugins: bool) -> i
     if not hasattr(options, "cmd"):
         raise ConfigError("gmg alembic: a command is required (heads, history, current, …)")
     options.raiseerr = True
-    cfg = bundle.alembic_config(settings.url, target_metadata=bundle.metadata(plugins))
+    backend = settings.backend
+    cfg = bundle.alembic_config(
+        settings.url.sqlalchemy(),
+        target_metadata=bundle.metadata(plugins),
+        backend=backend,
+        render_as_batch=backend.batch_alter,
+    )
     cfg.cmd_opts = options
     try:
         cli.run_cmd(cfg, options)

@@ -25,7 +25,6 @@ class Bundle:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self.modules = BundleModules(manifest)
-        self.quoted: dict | None = None  # from the index: {dialect: {table key: SQL text}}
 
     @classmethod
     def load(cls, root: Path) -> Bundle:
@@ -73,11 +72,11 @@ class Bundle:
         return index.write_index(self.manifest, self.branches, self.table_names())
 
     def load_index(self) -> bool:
-        """Take the history, table names and quoted names from a current index."""
+        """Take the history and the table names from a current index."""
         found = index.read_index(self.manifest)
         if found is None:
             return False
-        history, tables, self.quoted = found
+        history, tables = found
         self.__dict__["branches"] = history
         self.modules.use_table_names(tables)
         return True

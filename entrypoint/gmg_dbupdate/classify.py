@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import registry
 from .bundle import Bundle
@@ -11,7 +11,7 @@ from .errors import StateRefused
 from .facts import VersionFacts, read_facts
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from .backends import Backend
 
 FRESH, ALEMBIC, LEGACY = "fresh", "alembic", "legacy"
 UNMANAGED, AHEAD, INCONSISTENT, TOO_OLD = "unmanaged", "ahead", "inconsistent", "too_old"
@@ -48,9 +48,10 @@ class DbState:
         }
 
 
-def inspect_state(connection: Connection, bundle: Bundle) -> DbState:
-    """Read what classification needs through SQLAlchemy, then decide."""
-    return decide(bundle, read_facts(connection, bundle.manifest))
+def inspect_state(backend: Backend, connection: Any, bundle: Bundle) -> DbState:
+    """Read what classification needs on the bare driver (``connection`` is DB-API), then
+    decide."""
+    return decide(bundle, read_facts(backend, connection, bundle.manifest))
 
 
 def effective_rows(bundle: Bundle, rows: list[str] | tuple[str, ...]) -> list[str]:

@@ -9,13 +9,12 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from . import errors, interrupts
+from . import backends, errors, interrupts
 from .config import LOG_FORMATS, LOG_LEVELS, Settings, resolve
 from .errors import ConfigError, DbUpdateError, StateRefused
-from .logs import add_secret, configure, get_logger, scrub
+from .logs import configure, get_logger, scrub
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-_INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,45 +109,21 @@ def _write_termination_message(message: str) -> None:
         pass  # read-only: the log line is enough
 
 
-def _fast(settings: Settings) -> int | None:
-    """Most starts find the schema current: say so without loading the migration machinery."""
-    from .fastpath import try_current
-
-    result = try_current(settings)
-    if result is None:
-        settings.hide_secrets()  # the full path: parse (and validate) the URL now
-        return None
-    get_logger().info("dbupdate.done", **result)
-    return errors.OK
-
-
 def _dbupdate(settings: Settings, args: argparse.Namespace) -> int:
-    log = get_logger()
+    from . import pipeline
+
     if args.check:
-        if (code := _fast(settings)) is not None:
-            return code
-        from .pipeline import check
-
-        result = check(settings)
-        log.info("dbupdate.done", **result)
+        result = pipeline.check(settings)
+        get_logger().info("dbupdate.done", **result)
         return errors.OK if result["current"] else errors.PENDING
-    from . import fastpath
-
-    if (result := fastpath.run(settings)) is None:
-        from .pipeline import run
-
-        settings.hide_secrets()  # the full path: parse (and validate) the URL now
-        result = run(settings)
-    log.info("dbupdate.done", **result)
+    get_logger().info("dbupdate.done", **pipeline.run(settings))
     return errors.OK
 
 
 def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
-    if (code := _fast(settings)) is not None:
-        return code
-    from .pipeline import check, wait_until_current
+    from . import pipeline
 
-    result = wait_until_current(settings) if args.wait else check(settings)
+    result = pipeline.wait_until_current(settings) if args.wait else pipeline.check(settings)
     get_logger().info("dbupdate.done", **result)
     return errors.OK if result["current"] else errors.PENDING
 
@@ -156,7 +131,6 @@ def _dbcheck(settings: Settings, args: argparse.Namespace) -> int:
 def _dbverify(settings: Settings, args: argparse.Namespace) -> int:
     from .pipeline import verify
 
-    settings.hide_secrets()
     result = verify(settings)
     for line in result["differences"]:
         print(line)
@@ -190,7 +164,6 @@ def _bundle_index(settings: Settings, args: argparse.Namespace) -> int:
 def _alembic(settings: Settings, args: argparse.Namespace) -> int:
     from .alembic_cli import run_alembic
 
-    settings.hide_secrets()
     return run_alembic(settings, args.alembic_args, with_plugins=args.with_plugins)
 
 
@@ -211,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         settings = resolve(vars(args), parse=False)
-        add_secret(settings.password_override)
+        settings.hide_secrets()  # parses the URL: a malformed one is refused here (64)
         code = VERBS[args.verb](settings, args)
     except BaseException as exc:
         interrupts.settle()  # the failure is reported whatever arrives now
@@ -223,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(log, exc.exit_code, str(exc), exc.context)
         if not isinstance(exc, Exception):
             raise
-        if getattr(getattr(exc, "orig", exc), "pgcode", None) == _INSUFFICIENT_PRIVILEGE:
+        if backends.error_kind(exc) == backends.PERMISSION:
             # The role may connect but not read or change what it must: 77, not a crash.
             first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             return _fail(log, errors.NOPERM, f"permission denied: {first}", {})

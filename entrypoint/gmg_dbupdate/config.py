@@ -1,20 +1,25 @@
-"""Settings from flags, then the environment, then defaults; validated before any connection."""
+"""Settings from flags, then the environment, then defaults; validated before any connection.
+
+Also the one database-URL parser (``parse_url``): with ``backends/``, the only place that
+knows backends by name.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .appconfig import read_app_config
 from .errors import ConfigError
 from .logs import add_secret, scrub
 
-if TYPE_CHECKING:  # SQLAlchemy is imported only once a URL is parsed (not on the fast path)
-    from sqlalchemy.engine import URL
+if TYPE_CHECKING:
+    from .backends import Backend
 
 DEFAULT_URL = "sqlite:///mediagoblin.db"
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -22,7 +27,9 @@ DEFAULT_LOCK_TIMEOUT = 300.0
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
-SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
+# backend -> the drivers it accepts, the first being the one a bare scheme means
+BACKENDS = {"postgresql": ("psycopg2",), "sqlite": ("pysqlite",)}
+_BACKEND_ALIASES = {"postgres": "postgresql"}
 
 
 def default_bundle_dir() -> Path:
@@ -30,9 +37,77 @@ def default_bundle_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "migrations"
 
 
-def render_url(url: URL) -> str:
+@dataclass(frozen=True)
+class DbUrl:
+    """A parsed database URL; ``backend`` is always its canonical name."""
+
+    backend: str
+    driver: str
+    scheme: str  # as written, but for a bare postgresql:// (which means psycopg2 here)
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def drivername(self) -> str:
+        return f"{self.backend}+{self.driver}"
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.query)
+
+    def render(self, *, hide_password: bool = True) -> str:
+        """The URL as text; with the password masked, as logs show it."""
+        from urllib.parse import quote, urlencode
+
+        auth = ""
+        if self.username is not None:
+            auth = quote(self.username, safe="")
+            if self.password is not None:
+                auth += ":" + ("***" if hide_password else quote(self.password, safe=""))
+            auth += "@"
+        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
+        port = f":{self.port}" if self.port is not None else ""
+        database = f"/{self.database}" if self.database is not None else ""
+        query = f"?{urlencode(self.query)}" if self.query else ""
+        text = f"{self.scheme}://{auth}{host}{port}{database}{query}"
+        return scrub(text) if hide_password else text
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def secrets(self) -> list[str]:
+        found = [self.password] if self.password else []
+        return found + [v for k, v in self.query if k in SECRET_PARAMS and v]
+
+    def sqlalchemy(self) -> Any:
+        """The same URL as SQLAlchemy's ``URL`` (imports SQLAlchemy)."""
+        from sqlalchemy.engine import URL
+
+        query: dict[str, Any] = {}
+        for key, value in self.query:
+            query[key] = (
+                (*query[key], value)
+                if key in query and isinstance(query[key], tuple)
+                else ((query[key], value) if key in query else value)
+            )
+        return URL.create(
+            self.drivername,
+            username=self.username,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            query=query,
+        )
+
+
+def render_url(url: DbUrl) -> str:
     """The URL as logs show it: the password masked, in the userinfo or the query string."""
-    return scrub(url.render_as_string(hide_password=False))
+    return url.render()
 
 
 @dataclass(frozen=True)
@@ -48,21 +123,25 @@ class Settings:
     log_level: str
 
     @cached_property
-    def url(self) -> URL:
+    def url(self) -> DbUrl:
         url = parse_url(self.url_text)
-        return url if self.password_override is None else url.set(password=self.password_override)
+        if self.password_override is None:
+            return url
+        from dataclasses import replace
+
+        return replace(url, password=self.password_override)
 
     def hide_secrets(self) -> None:
         """Hand every secret the URL carries to the log scrubber, as a whole token."""
-        add_secret(self.url.password)
-        for key, value in self.url.query.items():
-            if key in SECRET_PARAMS:
-                for secret in (value,) if isinstance(value, str) else value:
-                    add_secret(secret)
+        add_secret(self.password_override)
+        for secret in self.url.secrets():
+            add_secret(secret)
 
-    @property
-    def backend(self) -> str:
-        return self.url.get_backend_name()
+    @cached_property
+    def backend(self) -> Backend:
+        from .backends import backend_for
+
+        return backend_for(self.url, connect_timeout=min(10, self.wait_timeout))
 
 
 def _read_secret(path: str, what: str) -> str:
@@ -99,30 +178,54 @@ def _pick(args: Mapping[str, object], key: str, env: Mapping[str, str], var: str
     return None if value is None else str(value)
 
 
-def parse_url(raw: str) -> URL:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+def parse_url(raw: str) -> DbUrl:
+    """The one URL parser: ``backend[+driver]://user:password@host:port/database?query``.
 
-    raw = raw.strip()
-    if raw.startswith("postgres://"):
-        raw = "postgresql://" + raw[len("postgres://") :]
-    try:
-        url = make_url(raw)
-    except (ArgumentError, ValueError):
-        raise ConfigError(f"malformed database URL: {scrub(raw)!r}") from None
-    if url.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3; we ship psycopg2
-        url = url.set(drivername="postgresql+psycopg2")
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend not in SUPPORTED_DRIVERS:
+    SQLAlchemy's URL syntax, read without importing SQLAlchemy; the userinfo ends at the last
+    ``@`` of the authority, as libpq reads it, so an unencoded ``@`` in a password is kept.
+    """
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    text = raw.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][\w+]*", scheme):
+        raise ConfigError(f"malformed database URL: {scrub(text)!r}")
+    backend_name, _, driver = scheme.lower().partition("+")
+    backend_name = _BACKEND_ALIASES.get(backend_name, backend_name)
+    if backend_name not in BACKENDS:
         raise ConfigError(
-            f"unsupported database backend {backend!r} in {render_url(url)} "
-            "(supported: postgresql, sqlite)"
+            f"unsupported database backend {backend_name!r} in {scrub(text)} "
+            f"(supported: {', '.join(sorted(BACKENDS))})"
         )
-    if driver not in SUPPORTED_DRIVERS[backend]:
-        raise ConfigError(f"unsupported driver {driver!r} for {backend} in {render_url(url)}")
-    if backend == "postgresql" and not url.database:
-        raise ConfigError(f"database URL names no database: {render_url(url)}")
-    if backend == "sqlite" and url.database and url.database != ":memory:":
+    drivers = BACKENDS[backend_name]
+    driver = driver or drivers[0]
+    if driver not in drivers:
+        raise ConfigError(f"unsupported driver {driver!r} for {backend_name} in {scrub(text)}")
+    try:
+        parts = urlsplit("x://" + rest)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"malformed database URL: {scrub(text)!r}") from None
+    userinfo, at, _hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    written = scheme.lower()
+    url = DbUrl(
+        backend=backend_name,
+        driver=driver,
+        scheme=written
+        if "+" in written and backend_name == written.split("+")[0]
+        else (backend_name if backend_name == "sqlite" else f"{backend_name}+{driver}"),
+        username=unquote(user) if at and user else None,
+        password=unquote(password) if at and colon else None,
+        host=parts.hostname or None,
+        port=port,
+        database=unquote(path) or None,
+        query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+    )
+    if url.backend != "sqlite" and not url.database:
+        raise ConfigError(f"database URL names no database: {url.render()}")
+    if url.backend == "sqlite" and url.database and url.database != ":memory:":
         parent = Path(url.database).parent
         if not parent.is_dir():
             raise ConfigError(f"directory of the SQLite database does not exist: {parent}")

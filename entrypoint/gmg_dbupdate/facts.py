@@ -1,8 +1,7 @@
 """The version facts of a database: its table names, Alembic's rows, the legacy rows.
 
-Read on the full path through SQLAlchemy (identifiers quoted by the dialect, table shapes
-checked) and on the light path through the bare driver; both hand their rows to ``checked``,
-so a malformed row is refused (65) the same way on either path.
+Read on the bare driver, before any of the migration machinery is loaded and again inside the
+migration's own transaction; a malformed row or table is refused (65).
 """
 
 from __future__ import annotations
@@ -11,11 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .backends.base import closing_cursor
 from .errors import StateRefused
 from .manifest import Manifest, TableName
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from .backends import Backend
 
 VERSION_COLUMNS = ("version_num",)
 LEGACY_COLUMNS = ("repository_id", "version")
@@ -27,25 +27,6 @@ class VersionFacts:
     rows: tuple[str, ...]  # Alembic's version_num values
     legacy: tuple[tuple[str, int], ...]  # sqlalchemy-migrate's (repository_id, version)
     registry: tuple[tuple[str, int], ...] = ()  # the app's own registry (name, version)
-
-
-def _preparer(dialect_name: str):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = {"postgresql": postgresql.dialect, "sqlite": sqlite.dialect}[dialect_name]()
-    return dialect.identifier_preparer
-
-
-def quoted(table: TableName, dialect_name: str) -> str:
-    """``table`` as the dialect's identifier preparer writes it in SQL."""
-    import sqlalchemy as sa
-
-    return _preparer(dialect_name).format_table(sa.table(table.name, schema=table.schema))
-
-
-def quoted_column(name: str, dialect_name: str) -> str:
-    """A column name as the dialect's identifier preparer writes it in SQL."""
-    return _preparer(dialect_name).quote(name)
 
 
 def checked(
@@ -74,33 +55,43 @@ def checked(
     return VersionFacts(tables, tuple(rows), tuple(pairs))
 
 
-def read_facts(connection: Connection, manifest: Manifest) -> VersionFacts:
-    """The full path's read: table names, then each version table after checking its shape."""
-    import sqlalchemy as sa
+def read_facts(backend: Backend, connection: Any, manifest: Manifest) -> VersionFacts:
+    """Table names, then each version table after checking its shape, on the bare driver
+    (``connection`` is a DB-API connection; the caller owns its transaction)."""
+    with closing_cursor(connection) as cursor:
+        tables = frozenset(backend.table_names(cursor))
 
-    inspector = sa.inspect(connection)
-    tables = frozenset(inspector.get_table_names())
+        def select(table: TableName, columns: tuple[str, ...]) -> list[tuple]:
+            if table.schema is None and table.name not in tables:
+                return []
+            present = backend.columns(cursor, table)
+            if present is None:
+                return []
+            missing = [c for c in columns if c not in present]
+            if missing:
+                raise StateRefused(
+                    f"version table {table} has the wrong shape: no column(s) {', '.join(missing)}",
+                    table=str(table),
+                )
+            names = ", ".join(backend.quote(c) for c in columns)
+            cursor.execute(f"SELECT {names} FROM {backend.qualified(table)}")
+            return [tuple(r) for r in cursor.fetchall()]
 
-    def select(table: TableName, columns: tuple[str, ...]) -> list[tuple]:
-        if not inspector.has_table(table.name, schema=table.schema):
-            return []
-        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-        missing = [c for c in columns if c not in present]
-        if missing:
-            raise StateRefused(
-                f"version table {table} has the wrong shape: no column(s) {', '.join(missing)}",
-                table=str(table),
-            )
-        statement = sa.select(*(sa.column(c) for c in columns)).select_from(
-            sa.table(table.name, schema=table.schema)
+        rows = [r[0] for r in select(manifest.version_table, VERSION_COLUMNS)]
+        legacy = (
+            select(manifest.legacy_version_table, LEGACY_COLUMNS)
+            if manifest.legacy_components
+            else []
         )
-        return [tuple(r) for r in connection.execute(statement)]
-
-    rows = [r[0] for r in select(manifest.version_table, VERSION_COLUMNS)]
-    legacy = (
-        select(manifest.legacy_version_table, LEGACY_COLUMNS) if manifest.legacy_components else []
-    )
-    from . import registry
-
+        spec = manifest.legacy_registry
+        registry = (
+            [] if spec is None else select(spec.table, (spec.name_column, spec.version_column))
+        )
+    for name, version in registry:
+        if not isinstance(name, str) or isinstance(version, bool) or not isinstance(version, int):
+            raise StateRefused(
+                f"legacy registry {spec.table} holds a malformed row ({name!r}, {version!r})",
+                table=str(spec.table),
+            )
     facts = checked(manifest, tables, rows, legacy)
-    return dataclasses.replace(facts, registry=tuple(registry.read_rows(connection, manifest)))
+    return dataclasses.replace(facts, registry=tuple(registry))

@@ -14,7 +14,6 @@ from .history import History
 from .manifest import Manifest
 
 INDEX_NAME = "bundle-index.json"
-DIALECTS = ("postgresql", "sqlite")
 
 
 def fingerprint(root: Path) -> str:
@@ -33,9 +32,6 @@ def fingerprint(root: Path) -> str:
 
 
 def write_index(manifest: Manifest, history: History, tables: dict[str, set[str]]) -> Path:
-    from .facts import quoted, quoted_column
-
-    registry = manifest.legacy_registry
     index = {
         "fingerprint": fingerprint(manifest.root),
         "heads": history.heads,
@@ -43,32 +39,14 @@ def write_index(manifest: Manifest, history: History, tables: dict[str, set[str]
         "down": history.down,
         "requires": history.requires,
         "tables": {name: sorted(names) for name, names in tables.items()},
-        # the version tables (and the registry's) as each dialect's identifier preparer quotes
-        # them, so the light path writes its SELECTs without importing SQLAlchemy
-        "quoted": {
-            dialect: {
-                "version_table": quoted(manifest.version_table, dialect),
-                "legacy_version_table": quoted(manifest.legacy_version_table, dialect),
-                **(
-                    {
-                        "registry_table": quoted(registry.table, dialect),
-                        "registry_name_column": quoted_column(registry.name_column, dialect),
-                        "registry_version_column": quoted_column(registry.version_column, dialect),
-                    }
-                    if registry is not None
-                    else {}
-                ),
-            }
-            for dialect in DIALECTS
-        },
     }
     path = manifest.root / INDEX_NAME
     path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
-def read_index(manifest: Manifest) -> tuple[History, dict[str, set[str]], dict] | None:
-    """History, table names and quoted identifiers from a current index; None if absent/stale."""
+def read_index(manifest: Manifest) -> tuple[History, dict[str, set[str]]] | None:
+    """History and table names from a current index; None if absent or stale."""
     try:
         index = json.loads((manifest.root / INDEX_NAME).read_text(encoding="utf-8"))
         if index.get("fingerprint") != fingerprint(manifest.root):
@@ -80,6 +58,6 @@ def read_index(manifest: Manifest) -> tuple[History, dict[str, set[str]], dict] 
             requires={r: tuple(d) for r, d in index["requires"].items()},
         )
         tables = {name: set(names) for name, names in index["tables"].items()}
-        return history, tables, index["quoted"]
+        return history, tables
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import Interrupted
@@ -52,9 +52,9 @@ def _watch(fd: int) -> None:
             return
         with _lock:
             targets = list(_cancellable)
-        for connection in targets:
+        for cancel in targets:
             with contextlib.suppress(Exception):
-                connection.cancel()  # PQcancel: safe from any thread
+                cancel()
 
 
 def install() -> None:
@@ -75,15 +75,15 @@ def refuse_after_signal(*_args: Any) -> None:
 
 
 @contextlib.contextmanager
-def cancellable(dbapi_connection: Any) -> Iterator[None]:
-    """While inside, a signal cancels whatever ``dbapi_connection`` is executing."""
-    if not hasattr(dbapi_connection, "cancel"):
+def cancellable(cancel: Callable[[], None] | None) -> Iterator[None]:
+    """While inside, a signal calls ``cancel`` (a backend's: stop the statement in flight)."""
+    if cancel is None:
         yield
         return
     with _lock:
-        _cancellable.add(dbapi_connection)
+        _cancellable.add(cancel)
     try:
         yield
     finally:
         with _lock:
-            _cancellable.discard(dbapi_connection)
+            _cancellable.discard(cancel)

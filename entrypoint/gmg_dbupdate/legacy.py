@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import interrupts
+from .backends import runner_name
+from .backends.base import Fence
 from .config import Settings
-from .db import pg_connect_args, runner_name
 from .errors import ConfigError, LockLost, MigrationFailed, StateRefused
-from .lock import Fence
 from .logs import get_logger, scrub
 
 RUNNER = Path(__file__).resolve().parents[1] / "legacy" / "runner.py"
@@ -57,18 +57,11 @@ def run_legacy(
     python = legacy_python()
     child_end, parent_end = os.pipe()  # the child reads EOF once this process is gone
     job = {
-        "url": settings.url.render_as_string(hide_password=False).replace(
-            "postgresql+psycopg2", "postgresql"
-        ),
+        **settings.backend.legacy_connection(),  # url, connect_args
         "steps": steps,
         "parent_pid": os.getpid(),
         "parent_fd": child_end,
         "application_name": f"{runner_name()[:56]}:legacy",
-        "connect_args": {
-            k: v
-            for k, v in pg_connect_args(min(10, settings.wait_timeout)).items()
-            if k != "application_name"
-        },
         "fence": fence.for_child() if fence else None,
         **(extra or {}),
     }

@@ -1,266 +1,154 @@
-"""The init job: wait for the database, lock, classify, bootstrap or upgrade, report."""
+"""The init job, one pipeline over a backend (``backends/``):
+
+announce → connect → read the facts → current? done → lock → read again → converge.
+
+Everything before ``converge`` runs on the bare driver, with the bundle's index standing in for
+the revision scripts and models: a run that finds the schema current (most starts) and a runner
+that waits for another one never load SQLAlchemy or Alembic. ``--check``, ``dbcheck`` and
+``dbverify`` are the same steps, read-only.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine
-
-from . import classify, interrupts, registry, snapshot
-from .bootstrap import install
+from . import classify, interrupts
 from .bundle import Bundle
-from .config import Settings, render_url
-from .db import make_engine
-from .lock import Fence, file_lock, lock_key, postgres_lock
-from .logs import activate, get_logger
-from .retired import retire
-from .upgrade import upgrade
-from .wait import wait_for_database
-
-if TYPE_CHECKING:
-    from .fastpath import Light
-
-activate()  # from here on structlog renders every event, Alembic's log records included
+from .config import Settings
+from .lock import exclusive, lock_name
+from .logs import get_logger
+from .wait import wait_for
 
 
-def prepare(settings: Settings) -> tuple[Bundle, tuple[str, ...]]:
-    """Everything that can be checked without a database: bundle, history, plugin names."""
-    bundle = Bundle.load(settings.bundle_dir)
-    enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
-    bundle.check_handoff()  # also reads and checks the history against the declared heads
-    return bundle, enabled
+@dataclass
+class Job:
+    """One run: its settings, the bundle, the enabled plugins and the backend."""
 
+    settings: Settings
+    bundle: Bundle
+    enabled: tuple[str, ...]
+    indexed: bool  # a current index stood in for the scripts and models
+    started: float = field(default_factory=time.monotonic)
 
-def connect(settings: Settings) -> Engine:
-    engine = make_engine(settings.url, connect_timeout=min(10, settings.wait_timeout))
-    ready = wait_for_database(engine, settings.wait_timeout)
-    get_logger().info("db.ready", **ready)
-    return engine
+    @classmethod
+    def prepare(cls, settings: Settings) -> Job:
+        """Everything that can be checked without a database: bundle, history, plugin names."""
+        started = time.monotonic()
+        bundle = Bundle.load(settings.bundle_dir)
+        indexed = bundle.load_index()  # a current index stands in for the scripts and models
+        enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
+        bundle.check_handoff()  # also checks the history against the declared heads
+        settings.backend  # noqa: B018 - an unsupported URL is refused before anything is logged
+        return cls(settings, bundle, enabled, indexed, started)
 
+    @property
+    def backend(self):
+        return self.settings.backend
 
-@contextlib.contextmanager
-def exclusive(engine: Engine, settings: Settings, bundle: Bundle) -> Iterator[Fence | None]:
-    """Hold the lock; yields the fence every transaction takes (PostgreSQL), else None."""
-    if settings.backend == "postgresql":
-        with postgres_lock(
-            engine, lock_key(bundle.name, str(bundle.version_table)), settings.lock_timeout
-        ) as fence:
-            yield fence
-    elif (database := _sqlite_file(settings)) is None:
-        yield None  # a private in-memory database has nobody to race with
-    else:
-        with file_lock(Path(f"{database}.lock"), settings.lock_timeout):
-            yield None
-
-
-def run(settings: Settings, light: Light | None = None) -> dict:
-    """``gmg dbupdate``: returns the ``dbupdate.done`` fields.
-
-    ``light``: the light path has already announced the run, connected and taken the lock.
-    """
-    log = get_logger()
-    started = light.started if light else time.monotonic()
-    if light is None:
-        bundle, enabled = prepare(settings)
-    else:  # its index already stands for the history and the models' tables
-        bundle, enabled = light.bundle, light.enabled
-        bundle.check_handoff()
-    if light is None:
-        log.info(
-            "dbupdate.start",
-            url=render_url(settings.url),
-            bundle=str(bundle.root),
-            plugins=list(enabled),
-            wait_timeout_s=settings.wait_timeout,
-            lock_timeout_s=settings.lock_timeout,
+    def announce(self, event: str = "dbupdate.start", **fields: Any) -> None:
+        get_logger().info(
+            event,
+            url=self.settings.url.render(),
+            bundle=str(self.bundle.root),
+            plugins=list(self.enabled),
+            wait_timeout_s=self.settings.wait_timeout,
+            lock_timeout_s=self.settings.lock_timeout,
+            **fields,
         )
-        engine = connect(settings)
-    else:
-        engine = make_engine(settings.url, connect_timeout=min(10, settings.wait_timeout))
-    try:
-        held = contextlib.nullcontext(light.fence) if light else exclusive(engine, settings, bundle)
-        with held as fence:
-            database = _sqlite_file(settings)
-            if database is not None:
-                snapshot.restore_leftover(database)
-            with (
-                engine.connect() as connection,
-                interrupts.cancellable(connection.connection.dbapi_connection),
-                connection.begin(),
-            ):
-                _fenced(connection, fence, settings)
-                state = classify.inspect_state(connection, bundle)
-                log.info("schema.classified", **state.summary())
-                classify.refuse_unusable(state, bundle)
-            classify.warn_disabled(state, bundle, enabled)
-            walked: list[str] = []
-            handed_over: list[str] = []
-            bootstrapped: list[str] = []
-            applied: list[str] = []
-            retired: list[str] = []
-            if classify.pending(state, bundle, enabled):
-                with (
-                    engine.connect() as connection,
-                    interrupts.cancellable(connection.connection.dbapi_connection),
-                ):
-                    # The legacy runtime uses its own connection; ours holds no transaction.
-                    walked = _walk_legacy(settings, bundle, state, enabled, fence)
-                    with connection.begin():  # the Alembic phase: one transaction
-                        _fenced(connection, fence, settings)
-                        if state.legacy:
-                            state, handed_over = _hand_over(connection, bundle, enabled)
-                        if state.retired:  # before Alembic reads the version table
-                            retired = retire(connection, bundle)
-                        bootstrapped, applied = _converge(connection, bundle, state, enabled)
-                        if fence is not None:
-                            fence.confirm(connection)  # never commit without the lock
-    finally:
-        engine.dispose()
-    return {
-        **classify.outcome(applied, walked, handed_over, bootstrapped, retired),
-        "duration_s": round(time.monotonic() - started, 3),
-    }
+
+    @contextlib.contextmanager
+    def session(self, deadline_s: float | None = None) -> Iterator[Any]:
+        """A bare connection, waited for (``db.ready``); a signal cancels its statement."""
+        deadline_s = self.settings.wait_timeout if deadline_s is None else deadline_s
+        connection, ready = wait_for(self.backend.connect, deadline_s)
+        try:
+            get_logger().info(
+                "db.ready", **ready, server_version=self.backend.server_version(connection)
+            )
+            with interrupts.cancellable(self.backend.canceller(connection)):
+                yield connection
+        finally:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def read(self, connection: Any, fence=None) -> classify.DbState:
+        """The state, in a transaction of its own (fenced: after a runner that lost the lock)."""
+        try:
+            if fence is not None:
+                fence.enter(connection, self.settings.lock_timeout)
+            return classify.inspect_state(self.backend, connection, self.bundle)
+        finally:
+            self.backend.end_read(connection)
+
+    def pending(self, state: classify.DbState) -> list[dict]:
+        get_logger().info("schema.classified", **state.summary())
+        classify.refuse_unusable(state, self.bundle)
+        return classify.pending(state, self.bundle, self.enabled)
+
+    def is_current(self, state: classify.DbState) -> bool:
+        """At every head and nothing left by an interrupted run (a SQLite snapshot)."""
+        return (
+            state.kind == classify.ALEMBIC
+            and not classify.pending(state, self.bundle, self.enabled)
+            and not self.backend.leftover()
+        )
+
+    def current(self, state: classify.DbState) -> dict:
+        """Report a current schema: ``schema.classified`` and the ``dbupdate.done`` fields."""
+        self.pending(state)
+        classify.warn_disabled(state, self.bundle, self.enabled)
+        return {
+            **classify.outcome(),
+            "current": True,
+            "pending": [],
+            "fast_path": self.indexed,  # nothing loaded but the bare driver and the index
+            "duration_s": self.elapsed(),
+        }
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 3)
 
 
-def _fenced(connection, fence: Fence | None, settings: Settings) -> None:
-    """Wait out a runner that lost the lock, then make sure it is still ours (PostgreSQL)."""
-    if fence is not None:
-        fence.enter(connection, settings.lock_timeout)
+def run(settings: Settings) -> dict:
+    """``gmg dbupdate``: returns the ``dbupdate.done`` fields."""
+    job = Job.prepare(settings)
+    job.announce()
+    with job.session() as connection:
+        state = job.read(connection)
+        if job.is_current(state):
+            return job.current(state)
+        lock = job.backend.lock(lock_name(job.bundle))
+        with exclusive(lock, settings.lock_timeout) as held:
+            job.backend.recover()  # what an interrupted run left (a SQLite snapshot)
+            state = job.read(connection, held.fence)  # always decided again under the lock
+            if job.is_current(state):
+                return job.current(state)
+            job.pending(state)  # logs the state; refuses what must not be touched
+            held.restore_priority()  # a runner that waited migrates after all
+            from .converge import converge
 
-
-def _sqlite_file(settings: Settings) -> Path | None:
-    """The SQLite database file, if there is one (not PostgreSQL, not in-memory)."""
-    database = settings.url.database
-    if settings.backend != "sqlite" or database in (None, "", ":memory:"):
-        return None
-    return Path(database)
-
-
-def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> list[str]:
-    """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
-    steps, registry_steps = [], []
-    for name, version in state.legacy.items():
-        repo = registry.legacy_side(bundle, name)
-        if (name == bundle.core.name or name in enabled) and version < repo.target(version):
-            if bundle.component(name).legacy is None:
-                registry_steps.append(registry.step(name, repo, version))
-            else:
-                steps.append(
-                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
-                )
-    if not steps and not registry_steps:
-        return []
-    from .legacy import run_legacy
-    from .registry import RUNNER as REGISTRY_RUNNER
-
-    # SQLite: the only phase that commits more than once is covered by a snapshot.
-    database = _sqlite_file(settings)
-    done: list[dict] = []
-    with snapshot.guarded(database) if database else contextlib.nullcontext(None) as committed:
-        if registry_steps:
-            extra = registry.job(bundle.manifest, registry_steps)
-            done += run_legacy(settings, [], fence, committed, REGISTRY_RUNNER, extra)
-        if steps:
-            done += run_legacy(settings, steps, fence, on_applied=committed)
-    return [f"{e['component']}:{e['version']}" for e in done]
-
-
-def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:
-    """Stamp the Alembic revision each legacy component's handoff version equals."""
-    from alembic import command
-
-    log = get_logger()
-    state = classify.inspect_state(connection, bundle)  # re-read: the legacy phase moved it
-    classify.refuse_unusable(state, bundle)
-    stamps, names = [], []
-    for name, version in state.legacy.items():
-        if name == bundle.core.name or name in enabled:
-            revision = registry.legacy_side(bundle, name).handoff[version]
-            stamps.append(revision)
-            names.append(name)
-            log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
-    # A revision another stamp depends on is implied by it (Alembic refuses the overlap).
-    implied = {r for other in stamps for r in bundle.branches.applied([other]) if r != other}
-    stamps = [r for r in stamps if r not in implied]
-    if stamps:
-        command.stamp(bundle.alembic_config(connection=connection), stamps)
-    return classify.inspect_state(connection, bundle), names
-
-
-def _converge(connection, bundle: Bundle, state, enabled) -> tuple[list[str], list[str]]:
-    if state.kind == classify.FRESH:
-        components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
-        install(connection, bundle, components, enabled)
-        return [c.name for c in components], []
-
-    behind = [
-        name
-        for name in [bundle.core.name, *enabled]
-        if state.installed(name) and not bundle.branches.at_heads(name, state.versions[name])
-    ]
-    applied = upgrade(connection, bundle, behind) if behind else []
-    missing = [
-        bundle.plugins[n] for n in enabled if not state.installed(n) and n not in state.legacy
-    ]
-    if missing:
-        install(connection, bundle, missing, enabled)
-        registry.record_installed(connection, bundle.manifest, missing)
-    return [c.name for c in missing], applied
+            return {**converge(job, state, held.fence), "duration_s": job.elapsed()}
 
 
 def check(settings: Settings) -> dict:
-    """``gmg dbupdate --check``: read-only, no lock; what would change."""
-    started = time.monotonic()
-    bundle, enabled = prepare(settings)
-    get_logger().info(
-        "dbupdate.start", url=render_url(settings.url), check=True, plugins=list(enabled)
-    )
-    return {**_pending(settings, bundle, enabled), "duration_s": _since(started)}
+    """``gmg dbupdate --check`` and ``gmg dbcheck``: read-only, no lock; what would change."""
+    job = Job.prepare(settings)
+    job.announce(check=True)
+    return {**_look(job), "duration_s": job.elapsed()}
 
 
-def _pending(settings: Settings, bundle: Bundle, enabled: tuple[str, ...]) -> dict:
-    database = _sqlite_file(settings)
-    if database is not None and not database.exists():
-        state = classify.DbState(kind=classify.FRESH)  # opening it would create it
-    else:
-        engine = connect(settings)
-        try:
-            with engine.connect() as connection:
-                state = classify.inspect_state(connection, bundle)
-                connection.rollback()
-        finally:
-            engine.dispose()
-    get_logger().info("schema.classified", **state.summary())
-    classify.refuse_unusable(state, bundle)
-    todo = classify.pending(state, bundle, enabled)
-    return {**classify.outcome(), "current": not todo, "pending": todo}
-
-
-def _since(started: float) -> float:
-    return round(time.monotonic() - started, 3)
-
-
-def verify(settings: Settings) -> dict:
-    """``gmg dbverify``: read-only comparison of the live schema with the models."""
-    from .verify import diff
-
-    log = get_logger()
-    started = time.monotonic()
-    bundle, enabled = prepare(settings)
-    log.info("dbverify.start", url=render_url(settings.url), plugins=list(enabled))
-    engine = connect(settings)
-    try:
-        with engine.connect() as connection:
-            result = diff(connection, bundle, enabled)
-            connection.rollback()
-    finally:
-        engine.dispose()
-    return {**result, "duration_s": _since(started)}
+def _look(job: Job, deadline_s: float | None = None) -> dict:
+    with job.session(deadline_s) as connection:
+        state = job.read(connection)
+    todo = job.pending(state)
+    if todo:
+        return {**classify.outcome(), "current": False, "pending": todo}
+    classify.warn_disabled(state, job.bundle, job.enabled)
+    return {**classify.outcome(), "current": True, "pending": [], "fast_path": job.indexed}
 
 
 def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
@@ -270,36 +158,25 @@ def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
     from .errors import DatabaseUnavailable
 
     log = get_logger()
-    started = time.monotonic()
+    job = Job.prepare(settings)
+    job.announce(wait=True)
     seen: dict = {}
-
-    def not_current(result: dict) -> bool:
-        return not result["current"]
 
     def note(state: tenacity.RetryCallState) -> None:
         outcome = state.outcome
         pending = None if outcome.failed else outcome.result()["pending"]
         error = str(outcome.exception()) if outcome.failed else None
         if (pending, error) != (seen.get("pending"), seen.get("error")):
-            log.info(
-                "dbcheck.waiting",
-                pending=pending,
-                error=error,
-                waited_s=round(time.monotonic() - started, 3),
-            )
+            log.info("dbcheck.waiting", pending=pending, error=error, waited_s=job.elapsed())
             seen.update(pending=pending, error=error)
 
-    bundle, enabled = prepare(settings)
-    log.info("dbupdate.start", url=render_url(settings.url), wait=True, plugins=list(enabled))
-
-    def attempt() -> dict:
-        remaining = max(1.0, settings.wait_timeout - (time.monotonic() - started))
-        return _pending(replace(settings, wait_timeout=remaining), bundle, enabled)
+    def attempt() -> dict:  # each look waits for the server only as long as the deadline allows
+        return _look(job, max(1.0, settings.wait_timeout - (time.monotonic() - job.started)))
 
     policy = tenacity.Retrying(
         stop=tenacity.stop_after_delay(settings.wait_timeout),
         wait=tenacity.wait_fixed(interval_s),
-        retry=tenacity.retry_if_result(not_current)
+        retry=tenacity.retry_if_result(lambda result: not result["current"])
         | tenacity.retry_if_exception_type(DatabaseUnavailable),
         before_sleep=note,
     )
@@ -309,7 +186,24 @@ def wait_until_current(settings: Settings, interval_s: float = 2.0) -> dict:
         last = exc.last_attempt
         pending = None if last.failed else last.result()["pending"]
         raise DatabaseUnavailable(
-            f"schema not current after {settings.wait_timeout:g}s",
-            pending=pending,
+            f"schema not current after {settings.wait_timeout:g}s", pending=pending
         ) from None
-    return {**result, "duration_s": _since(started)}
+    return {**result, "duration_s": job.elapsed()}
+
+
+def verify(settings: Settings) -> dict:
+    """``gmg dbverify``: read-only comparison of the live schema with the models."""
+    from .verify import diff
+
+    job = Job.prepare(settings)
+    get_logger().info("dbverify.start", url=settings.url.render(), plugins=list(job.enabled))
+    with job.session():  # waited for the server as every verb does
+        pass
+    engine = job.backend.engine()
+    try:
+        with engine.connect() as connection:
+            result = diff(connection, job.bundle, job.enabled)
+            connection.rollback()
+    finally:
+        engine.dispose()
+    return {**result, "duration_s": job.elapsed()}

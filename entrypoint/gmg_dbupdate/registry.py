@@ -48,38 +48,6 @@ def last_number(scripts: Any) -> int:
     return max(scripts.handoff)
 
 
-def read_rows(connection: Any, manifest: Any) -> list[tuple[str, int]]:
-    """(name, version) rows of the registry table; [] when there is none or no adapter."""
-    import sqlalchemy as sa
-
-    spec = getattr(manifest, "legacy_registry", None)
-    if spec is None:
-        return []
-    table = spec.table
-    inspector = sa.inspect(connection)
-    if not inspector.has_table(table.name, schema=table.schema):
-        return []
-    present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-    missing = [c for c in (spec.name_column, spec.version_column) if c not in present]
-    if missing:
-        raise StateRefused(
-            f"legacy registry {table} has the wrong shape: no column(s) {', '.join(missing)}",
-            table=str(table),
-        )
-    statement = sa.select(sa.column(spec.name_column), sa.column(spec.version_column)).select_from(
-        sa.table(table.name, schema=table.schema)
-    )
-    rows = []
-    for name, version in connection.execute(statement):
-        if not isinstance(name, str) or isinstance(version, bool) or not isinstance(version, int):
-            raise StateRefused(
-                f"legacy registry {table} holds a malformed row ({name!r}, {version!r})",
-                table=str(table),
-            )
-        rows.append((name, version))
-    return rows
-
-
 def decide(manifest: Any, rows: list[tuple[str, int]]) -> RegistryState:
     """Map registry rows onto components; refuse (65) what this bundle cannot upgrade."""
     spec = getattr(manifest, "legacy_registry", None)
@@ -235,13 +203,16 @@ def step(name: str, side: View, version: int) -> dict:
     }
 
 
-def record_installed(connection: Any, manifest: Any, components: list[Any]) -> None:
+def record_installed(
+    connection: Any, manifest: Any, components: list[Any], registry_rows: tuple
+) -> None:
     """After the engine created plugins from their models in a registry-era database, record
-    them at their latest numbers (as MediaGoblin does), in the same transaction."""
+    them at their latest numbers (as MediaGoblin does), in the same transaction.
+    ``registry_rows``: the registry's rows as read in that transaction."""
     spec = getattr(manifest, "legacy_registry", None)
     if spec is None or not components:
         return
-    rows = dict(read_rows(connection, manifest))
+    rows = dict(registry_rows)
     if spec.marker not in rows:
         return
     record_rows(connection, manifest, records(manifest, components))

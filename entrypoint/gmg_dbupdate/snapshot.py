@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .db import runner_name
+from .backends import runner_name
 from .errors import MigrationFailed
 from .logs import get_logger
 

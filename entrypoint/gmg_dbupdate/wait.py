@@ -1,74 +1,34 @@
 """Wait for the database: one tenacity policy, one function deciding what is worth retrying.
 
-Works on any connect callable, the bare driver's (no-op path) or an engine's (full path): both
-raise the driver's errors, SQLAlchemy's wrapped with the original as ``.orig``.
+Works on any connect callable; the backends say what their drivers' errors mean (SQLAlchemy's
+wrapped ones included, through ``.orig``).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from . import backends
 from .errors import ConfigError, DatabaseUnavailable, DbUpdateError, PermissionDenied
 from .logs import get_logger, scrub
 
 T = TypeVar("T")
 
-# SQLSTATEs and libpq messages that no amount of waiting will fix.
-_AUTH_CODES = {"28P01", "28000", "42501"}
-_AUTH_TEXT = (
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "authentication failed",
-    "no password supplied",
-    "permission denied",
-)
-_MISSING_DB_CODES = {"3D000"}
-_DRIVERS = ("psycopg2", "sqlite3")
-
-
-def _driver_error(exc: BaseException) -> BaseException | None:
-    """The DB-API exception ``exc`` is or wraps, if any (a driver not imported raised none)."""
-    orig = getattr(exc, "orig", exc)
-    for name in _DRIVERS:
-        module = sys.modules.get(name)
-        if module is not None and isinstance(orig, module.Error):
-            return orig
-    return None
-
-
-def _operational(exc: BaseException) -> bool:
-    orig = _driver_error(exc)
-    return orig is not None and any(
-        isinstance(orig, sys.modules[name].OperationalError)
-        for name in _DRIVERS
-        if name in sys.modules
-    )
+_ERRORS = {
+    backends.AUTH: PermissionDenied,
+    backends.PERMISSION: PermissionDenied,
+    backends.MISSING_DATABASE: ConfigError,
+    backends.OTHER: DbUpdateError,
+}
 
 
 def classify_connect_error(exc: BaseException) -> type[DbUpdateError] | None:
-    """``None`` when the error is transient (retry); otherwise the error class to fail with.
-
-    Transient: refused, timeout, DNS, ``57P03`` starting up, ``53300`` too many connections,
-    shutting down, recovery. Permanent: bad password or role (77), permission (77), missing
-    database (64), an unopenable SQLite file (77).
-    """
-    orig = getattr(exc, "orig", exc)
-    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    message = str(orig).lower()
-    if code in _MISSING_DB_CODES or ("database" in message and "does not exist" in message):
-        return ConfigError
-    if code in _AUTH_CODES or any(marker in message for marker in _AUTH_TEXT):
-        return PermissionDenied
-    if "role" in message and "does not exist" in message:
-        return PermissionDenied
-    if "unable to open database file" in message or "readonly database" in message:
-        return PermissionDenied
-    if _driver_error(exc) is None or _operational(exc):
-        return None
-    return DbUpdateError
+    """``None`` when the error is transient (retry) or not the database's at all; otherwise the
+    error class to fail with: bad password or role, permission (77), missing database (64)."""
+    kind = backends.error_kind(exc)
+    return None if kind in (None, backends.TRANSIENT) else _ERRORS[kind]
 
 
 def first_line(exc: BaseException) -> str:
@@ -78,12 +38,12 @@ def first_line(exc: BaseException) -> str:
 
 
 def is_transient(exc: BaseException) -> bool:
-    return _operational(exc) and classify_connect_error(exc) is None
+    return backends.error_kind(exc) == backends.TRANSIENT
 
 
 def _refusal(exc: BaseException, deadline_s: float) -> BaseException:
     """What to raise for a connect error that is not (or no longer) worth retrying."""
-    if _driver_error(exc) is None:
+    if backends.error_kind(exc) is None:
         return exc  # not the database's answer: a bug, reported as a crash
     kind = classify_connect_error(exc)
     if kind is None:
@@ -150,16 +110,3 @@ def wait_for(connect: Callable[[], T], deadline_s: float) -> tuple[T, dict]:
         "attempts": attempt.retry_state.attempt_number + 1,
         "waited_s": round(time.monotonic() - started, 3),
     }
-
-
-def wait_for_database(engine, deadline_s: float) -> dict:
-    """The full path's wait: ``SELECT 1`` through ``engine``; returns the ``db.ready`` fields."""
-    from sqlalchemy import text
-
-    def ping() -> tuple:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            return connection.dialect.server_version_info
-
-    version, ready = wait_for(ping, deadline_s)
-    return {**ready, "server_version": ".".join(str(p) for p in version or ()) or None}

@@ -7,8 +7,6 @@ made here from the configured URL.
 
 from alembic import context
 
-from gmg_dbupdate.db import make_engine
-
 config = context.config
 target_metadata = config.attributes.get("target_metadata")
 
@@ -19,8 +17,8 @@ def run_migrations(connection) -> None:
         target_metadata=target_metadata,
         version_table=config.get_main_option("version_table") or "alembic_version",
         version_table_schema=config.get_main_option("version_table_schema"),
-        # SQLite cannot ALTER most things in place: copy-and-move via batch mode.
-        render_as_batch=connection.dialect.name == "sqlite",
+        # autogenerate writes batch operations where the backend cannot ALTER in place
+        render_as_batch=config.attributes.get("render_as_batch", False),
         compare_type=True,
         on_version_apply=config.attributes.get("on_version_apply"),
         transaction_per_migration=config.attributes.get("transaction_per_migration", False),
@@ -42,7 +40,7 @@ if context.is_offline_mode():
 elif (connection := config.attributes.get("connection")) is not None:
     run_migrations(connection)
 else:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = config.attributes["backend"].engine()
     try:
         with engine.connect() as connection:
             run_migrations(connection)

@@ -1,0 +1,129 @@
+"""Bring the schema to the bundle's heads: the one step that loads SQLAlchemy and Alembic.
+
+Run under the lock, with the state the pipeline read under it. The legacy phase (if any) runs in
+the sealed runtime, script by script; then one transaction does the rest: hand legacy
+components over to Alembic, drop retired revisions' rows, install what is missing from the
+models and upgrade every installed component to its heads. Every transaction takes the lock's
+fence first and confirms it just before COMMIT.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import classify, interrupts, registry
+from .bootstrap import install
+from .facts import read_facts
+from .logs import activate, get_logger
+from .retired import retire
+from .upgrade import upgrade
+
+if TYPE_CHECKING:
+    from .backends.base import Fence
+    from .pipeline import Job
+
+
+def converge(job: Job, state: classify.DbState, fence: Fence | None) -> dict:
+    """Returns the ``dbupdate.done`` fields (``changed``, ``applied``, …)."""
+    activate()  # from here on structlog renders every event, Alembic's log records too
+    bundle, backend = job.bundle, job.backend
+    walked = _walk_legacy(job, state, fence)
+    handed_over: list[str] = []
+    retired: list[str] = []
+    engine = backend.engine()
+    try:
+        with engine.connect() as connection:
+            dbapi = connection.connection.driver_connection
+            with interrupts.cancellable(backend.canceller(dbapi)), connection.begin():
+                if fence is not None:
+                    fence.enter(dbapi, job.settings.lock_timeout)
+                if walked or state.legacy:  # the legacy phase moved it
+                    state = _state(job, dbapi)
+                if state.legacy:
+                    state, handed_over = _hand_over(job, connection, state)
+                if state.retired:  # before Alembic reads the version table
+                    retired = retire(connection, bundle)
+                bootstrapped, applied = _install_and_upgrade(job, connection, state)
+                if fence is not None:
+                    fence.confirm(dbapi)  # never commit without the lock
+    finally:
+        engine.dispose()
+    return classify.outcome(applied, walked, handed_over, bootstrapped, retired)
+
+
+def _state(job: Job, dbapi: Any) -> classify.DbState:
+    state = classify.inspect_state(job.backend, dbapi, job.bundle)
+    classify.refuse_unusable(state, job.bundle)
+    return state
+
+
+def _walk_legacy(job: Job, state: classify.DbState, fence: Fence | None) -> list[str]:
+    """Run the legacy scripts of core and enabled plugins up to their handoff versions."""
+    bundle = job.bundle
+    steps, registry_steps = [], []
+    for name, version in state.legacy.items():
+        repo = registry.legacy_side(bundle, name)
+        if (name == bundle.core.name or name in job.enabled) and version < repo.target(version):
+            if bundle.component(name).legacy is None:
+                registry_steps.append(registry.step(name, repo, version))
+            else:
+                steps.append(
+                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
+                )
+    if not steps and not registry_steps:
+        return []
+    from .legacy import run_legacy
+    from .registry import RUNNER as REGISTRY_RUNNER
+
+    done: list[dict] = []
+    # The only phase that commits more than once: the backend guards it (a SQLite snapshot).
+    with job.backend.guard_legacy() as committed:
+        if registry_steps:
+            extra = registry.job(bundle.manifest, registry_steps)
+            done += run_legacy(job.settings, [], fence, committed, REGISTRY_RUNNER, extra)
+        if steps:
+            done += run_legacy(job.settings, steps, fence, on_applied=committed)
+    return [f"{e['component']}:{e['version']}" for e in done]
+
+
+def _hand_over(job: Job, connection, state: classify.DbState) -> tuple[classify.DbState, list]:
+    """Stamp the Alembic revision each legacy component's handoff version equals."""
+    from alembic import command
+
+    bundle, log = job.bundle, get_logger()
+    stamps, names = [], []
+    for name, version in state.legacy.items():
+        if name == bundle.core.name or name in job.enabled:
+            revision = registry.legacy_side(bundle, name).handoff[version]
+            stamps.append(revision)
+            names.append(name)
+            log.info("legacy.handoff", component=name, legacy_version=version, revision=revision)
+    # A revision another stamp depends on is implied by it (Alembic refuses the overlap).
+    implied = {r for other in stamps for r in bundle.branches.applied([other]) if r != other}
+    stamps = [r for r in stamps if r not in implied]
+    if stamps:
+        command.stamp(bundle.alembic_config(connection=connection), stamps)
+    return _state(job, connection.connection.driver_connection), names
+
+
+def _install_and_upgrade(job: Job, connection, state) -> tuple[list[str], list[str]]:
+    bundle, enabled = job.bundle, job.enabled
+    if state.kind == classify.FRESH:
+        components = [bundle.core, *(bundle.plugins[n] for n in enabled)]
+        install(connection, bundle, components, enabled)
+        return [c.name for c in components], []
+
+    behind = [
+        name
+        for name in [bundle.core.name, *enabled]
+        if state.installed(name) and not bundle.branches.at_heads(name, state.versions[name])
+    ]
+    applied = upgrade(connection, bundle, behind) if behind else []
+    missing = [
+        bundle.plugins[n] for n in enabled if not state.installed(n) and n not in state.legacy
+    ]
+    if missing:
+        install(connection, bundle, missing, enabled)
+        rows = read_facts(job.backend, connection.connection.driver_connection, bundle.manifest)
+        registry.record_installed(connection, bundle.manifest, missing, rows.registry)
+    return [c.name for c in missing], applied
