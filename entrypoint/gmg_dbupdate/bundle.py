@@ -1,7 +1,7 @@
 """The app's schema bundle: one handle on its manifest, its Python, its history and its index.
 
 A thin facade: ``manifest`` parses and validates, ``modules`` imports models and foundations,
-``history`` reads and checks the revision graph, ``index`` caches what the light path needs.
+``history`` reads and checks the revision graph, ``index`` caches what a no-op run needs.
 The manifest's fields (``core``, ``plugins``, ``version_table``, …) read through.
 """
 

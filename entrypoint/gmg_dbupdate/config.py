@@ -43,7 +43,7 @@ class DbUrl:
 
     backend: str
     driver: str
-    scheme: str  # as written, but for a bare postgresql:// (which means psycopg2 here)
+    scheme: str  # as written (an alias such as postgres:// by its canonical name)
     username: str | None = None
     password: str | None = None
     host: str | None = None
@@ -213,9 +213,7 @@ def parse_url(raw: str) -> DbUrl:
     url = DbUrl(
         backend=backend_name,
         driver=driver,
-        scheme=written
-        if "+" in written and backend_name == written.split("+")[0]
-        else (backend_name if backend_name == "sqlite" else f"{backend_name}+{driver}"),
+        scheme=backend_name + written[len(written.partition("+")[0]) :],
         username=unquote(user) if at and user else None,
         password=unquote(password) if at and colon else None,
         host=parts.hostname or None,

@@ -1,4 +1,4 @@
-"""``bundle-index.json``: what the light path needs, without importing scripts or models.
+"""``bundle-index.json``: what a run needs before converging, without importing its scripts.
 
 The index is trusted only while its fingerprint (a digest of every other file of the bundle)
 matches, so an edited bundle is always read from its files again.

@@ -124,7 +124,8 @@ def run(settings: Settings) -> dict:
         lock = job.backend.lock(lock_name(job.bundle))
         with exclusive(lock, settings.lock_timeout) as held:
             job.backend.recover()  # what an interrupted run left (a SQLite snapshot)
-            state = job.read(connection, held.fence)  # always decided again under the lock
+            with job.backend.reopened(connection) as again:  # always decided again, locked
+                state = job.read(again, held.fence)
             if job.is_current(state):
                 return job.current(state)
             job.pending(state)  # logs the state; refuses what must not be touched

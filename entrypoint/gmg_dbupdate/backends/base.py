@@ -94,6 +94,11 @@ class Backend:
         """The column names of ``table``; None if there is no such table."""
         raise NotImplementedError
 
+    def reopened(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
+        """The connection to read the state with again once the lock is held: this one, or a
+        new one where the first could not see what another runner made meanwhile."""
+        return contextlib.nullcontext(connection)
+
     def end_read(self, connection: Any) -> None:
         """Leave no transaction open after a read."""
         connection.rollback()

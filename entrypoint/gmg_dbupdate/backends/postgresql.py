@@ -110,7 +110,13 @@ class PostgresBackend(Backend):
     def connect(self) -> Any:
         import psycopg2
 
-        return psycopg2.connect(**self._params())
+        connection = psycopg2.connect(**self._params())
+        try:
+            _settle(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def server_version(self, connection: Any) -> str:
         v = connection.server_version  # 150020 → 15.20; 90624 → 9.6.24
@@ -168,22 +174,23 @@ class PostgresBackend(Backend):
         return connect_args(self.connect_timeout)
 
     def configure_engine(self, engine: Any) -> None:
-        """If this runner dies mid-statement, the server aborts the statement within seconds
-        (PostgreSQL ≥ 14) instead of running it, locks held, to completion. And a connection
-        that waits idle for a phase to end (the legacy runtime's) is not ended by a DBA's idle
-        timeouts."""
         from sqlalchemy import event
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record) -> None:
-            if dbapi_connection.server_version >= 140000:
-                dbapi_connection.autocommit = True  # a SET in a transaction could be rolled back
-                with dbapi_connection.cursor() as cursor:
-                    cursor.execute(
-                        "SET client_connection_check_interval = 2000; "
-                        "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0"
-                    )
-                dbapi_connection.autocommit = False
+        event.listen(engine, "connect", lambda dbapi_connection, _record: _settle(dbapi_connection))
+
+
+def _settle(connection: Any) -> None:
+    """Every runner session: not ended by a DBA's idle timeouts while it waits (for the lock,
+    for a phase to end), and, if this runner dies mid-statement, the server aborts the statement
+    within seconds (PostgreSQL ≥ 14) instead of running it, locks held, to completion."""
+    settings = "SET idle_in_transaction_session_timeout = 0"
+    if connection.server_version >= 140000:
+        settings += "; SET idle_session_timeout = 0; SET client_connection_check_interval = 2000"
+    autocommit = connection.autocommit
+    connection.autocommit = True  # a SET inside a transaction could be rolled back
+    with connection.cursor() as cursor:
+        cursor.execute(settings)
+    connection.autocommit = autocommit
 
 
 class PostgresLock:
@@ -195,12 +202,6 @@ class PostgresLock:
         self._connection = connection
         self._key = key
         self._params = {"k1": key[0], "k2": key[1]}
-        # The lock session sits idle while the work runs: a DBA's idle timeouts must not end it.
-        idle = "SET idle_in_transaction_session_timeout = 0"
-        if connection.server_version >= 140000:
-            idle += "; SET idle_session_timeout = 0"
-        with connection.cursor() as cursor:
-            cursor.execute(idle)
 
     def _one(self, sql: str) -> tuple | None:
         with self._connection.cursor() as cursor:

@@ -66,6 +66,9 @@ class SqliteBackend(Backend):
         names = {r[1] for r in cursor.fetchall()}
         return names or None
 
+    def reopened(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.closing(self.connect())  # the file may exist only since the first look
+
     def end_read(self, connection: Any) -> None:
         connection.rollback()
 
