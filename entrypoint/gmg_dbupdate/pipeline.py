@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from . import classify, interrupts, registry, snapshot
+from . import classify, interrupts, registry, snapshot, transactions
 from .bootstrap import install
 from .bundle import Bundle
 from .config import Settings, render_url
 from .db import make_engine
 from .lock import Fence, file_lock, lock_key, postgres_lock
 from .logs import activate, get_logger
-from .retired import retire
 from .upgrade import upgrade
 from .wait import wait_for_database
 
@@ -110,15 +109,19 @@ def run(settings: Settings, light: Light | None = None) -> dict:
                 ):
                     # The legacy runtime uses its own connection; ours holds no transaction.
                     walked = _walk_legacy(settings, bundle, state, enabled, fence)
-                    with connection.begin():  # the Alembic phase: one transaction
-                        _fenced(connection, fence, settings)
-                        if state.legacy:
-                            state, handed_over = _hand_over(connection, bundle, enabled)
-                        if state.retired:  # before Alembic reads the version table
-                            retired = retire(connection, bundle)
-                        bootstrapped, applied = _converge(connection, bundle, state, enabled)
-                        if fence is not None:
-                            fence.confirm(connection)  # never commit without the lock
+                    # --- issue 15 (transactions.py, ddl.py): the Alembic phase, in the
+                    # manifest's transactions (default: one); each fenced at its start and
+                    # confirmed before COMMIT, its DDL lock waits bounded and retried.
+                    handed_over, retired, bootstrapped, applied = transactions.converge(
+                        connection,
+                        fence,
+                        settings,
+                        bundle,
+                        state,
+                        enabled,
+                        hand_over=_hand_over,
+                        converge_all=_converge,
+                    )
     finally:
         engine.dispose()
     return {
