@@ -281,6 +281,7 @@ class Policy:
         log = get_logger()
         seen: dict[str, Any] = {"first": None, "blockers": [], "attempts": 0}
         deadline = self.settings.lock_timeout
+        ddl = self.settings.ddl_lock_timeout
 
         def attempt() -> T:
             seen["attempts"] += 1
@@ -311,7 +312,9 @@ class Policy:
 
         policy = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_lock_refused),
-            wait=tenacity.wait_exponential_jitter(initial=0.25, max=10, jitter=0.5),
+            # Pause at least as long as one refused attempt held the app up, growing: the app
+            # gets the table most of the time while the blocker lasts.
+            wait=tenacity.wait_exponential_jitter(initial=ddl, max=max(10.0, ddl), jitter=ddl / 2),
             stop=out_of_time,
             before_sleep=blocked,
             reraise=False,
