@@ -23,7 +23,7 @@ Who blocks: the blocked statement's own lock request is gone once ``55P03`` is r
 blockers are sampled while it waits. ``BlockerWatch`` notes when a statement starts on the
 migration connection; once one has run longer than a threshold (a quarter of the DDL lock
 timeout, at most 0.5 s) a thread asks ``pg_blocking_pids`` on a connection of its own, every
-tenth of that. Short statements cost nothing; only a stalled one is looked at.
+fifth of that. Short statements cost nothing; only a stalled one is looked at.
 """
 
 from __future__ import annotations
