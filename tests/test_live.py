@@ -260,3 +260,64 @@ def test_unknown_transaction_mode_exits_64(pg_url, tmp_path):
     assert result.code == 64, result
     assert "transaction" in result.last["error"] and "batch" in result.last["error"]
     assert query(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_the_fence_is_confirmed_before_an_autocommit_block_commits(pg_url):
+    """The lock session ends while the run waits; the autocommit block's commit of everything
+    before it (Alembic commits the interrupted transaction) must refuse: nothing commits, 75."""
+    import time
+    import zlib
+
+    at(pg_url, "l00000000001")
+    held = blocker(pg_url)
+    lines: list[str] = []
+    proc = start_gmg(pg_url, "--plugins", "none", "--ddl-lock-timeout", "120")
+    try:
+        waiting = (
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :q"
+        )
+        for _ in range(600):  # the migration's ALTER queues behind the blocker
+            if query(pg_url, waiting, q="ALTER TABLE live_hot%"):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the migration never waited for the blocker")
+        holder = query(
+            pg_url,
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+            "AND classid = :k",
+            k=zlib.crc32(b"gmg-dbupdate") & 0x7FFFFFFF,
+        )
+        assert query(pg_url, "SELECT pg_terminate_backend(:p)", p=holder[0][0]) == [(True,)]
+        held.rollback()  # l00000000002 and l00000000003 run; l00000000004's block would commit
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        held.close()
+        if proc.poll() is None:
+            proc.kill()
+    events = parse_events("".join(lines) + rest)
+    assert proc.returncode == 75, events[-1]
+    applied = [e["revision"] for e in events if e["event"] == "migration.applied"]
+    assert applied == ["l00000000002", "l00000000003"]  # it got as far as the block
+    assert any("l00000000003 -> l00000000004" in e.get("message", "") for e in events)
+    assert "lost the lock" in events[-1]["error"]
+    assert version_rows(pg_url) == {"l00000000001"}
+    assert columns(pg_url) == {"id", "n"}
+
+
+def test_a_component_may_set_its_own_transaction_mode(pg_url, tmp_path):
+    """Top level ``run``, core ``revision``: core's revisions commit one by one."""
+    bundle = tmp_path / "live"
+    shutil.copytree(LIVE, bundle)
+    manifest = bundle / "manifest.toml"
+    text = manifest.read_text().replace(
+        'name = "core"\n', 'name = "core"\ntransaction = "revision"\n'
+    )
+    manifest.write_text(text)
+    at(pg_url, "e00000000001")
+    execute(pg_url, "INSERT INTO live_hot (n) VALUES (0)")
+    result = gmg("dbupdate", "--plugins", "extra", url=pg_url, bundle=bundle)
+    assert result.code == 70, result
+    assert result.last["revision"] == "l00000000003"
+    assert version_rows(pg_url) == {"l00000000002", "e00000000001"}
+    assert columns(pg_url) == {"id", "n", "flag"}
