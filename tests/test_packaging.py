@@ -151,6 +151,7 @@ BAD_VALUES = {
     ),
     "no fail-fast codes": ({"failFastExitCodes": []}, "/failFastExitCodes"),
     "timeout not an integer": ({"waitTimeout": "soon"}, "/waitTimeout"),
+    "DDL lock timeout not positive": ({"ddlLockTimeout": 0}, "/ddlLockTimeout"),
     "bad hook delete policy": ({"hook": {"deletePolicy": "never"}}, "/hook/deletePolicy"),
     "deadlines beyond the job's": ({"waitTimeout": 200, "lockTimeout": 100}, "activeDeadline"),
     "no database Secret and no mediagoblin.ini": (
@@ -308,6 +309,7 @@ def test_job_is_a_restricted_one_shot(rendered, case):
     assert (
         int(env["GMG_WAIT_TIMEOUT"]) + int(env["GMG_LOCK_TIMEOUT"]) < spec["activeDeadlineSeconds"]
     )
+    assert 0 < float(env["GMG_DDL_LOCK_TIMEOUT"]) < int(env["GMG_LOCK_TIMEOUT"])
     if job["metadata"].get("annotations", {}).get("helm.sh/hook"):
         assert spec["activeDeadlineSeconds"] < 300
     assert isinstance(spec["backoffLimit"], int)

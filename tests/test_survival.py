@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 
 from conftest import BUNDLE, Job, query, run_gmg, version_rows
 from gmg_dbupdate import snapshot
+from gmg_dbupdate.backends.postgresql import advisory_key
 from gmg_dbupdate.bundle import Bundle
 from gmg_dbupdate.errors import MigrationFailed
-from gmg_dbupdate.backends.postgresql import advisory_key
 from gmg_dbupdate.lock import lock_name
 from legacy_build import build_legacy_db
 from pgserver import PASSWORD, free_port

@@ -28,6 +28,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plugins", metavar="A,B", help="enabled plugins, all or none")
     parser.add_argument("--wait-timeout", metavar="S", help="seconds to wait for the database")
     parser.add_argument("--lock-timeout", metavar="S", help="seconds to wait for the lock")
+    # issue 15 (ddl.py): bounded DDL lock waits, optional statement timeout
+    parser.add_argument("--ddl-lock-timeout", metavar="S", help="seconds one DDL may queue")
+    parser.add_argument("--statement-timeout", metavar="S", help="per statement (default off)")
     parser.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
     parser.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
 

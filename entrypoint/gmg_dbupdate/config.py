@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_URL = "sqlite:///mediagoblin.db"
 DEFAULT_WAIT_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 300.0
+DEFAULT_DDL_LOCK_TIMEOUT = 2.0  # issue 15: how long one DDL statement may queue for its lock
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
@@ -121,6 +122,8 @@ class Settings:
     lock_timeout: float
     log_format: str
     log_level: str
+    ddl_lock_timeout: float = DEFAULT_DDL_LOCK_TIMEOUT  # issue 15 (ddl.py)
+    statement_timeout: float | None = None  # issue 15: off unless given
 
     @cached_property
     def url(self) -> DbUrl:
@@ -162,6 +165,13 @@ def _timeout(raw: str | float | None, default: float, what: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{what} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _optional_timeout(raw: str | None, what: str) -> float | None:
+    """A timeout that is off unless given (``0`` or ``off`` also turn it off)."""
+    if raw is None or raw.strip().lower() in ("", "0", "off"):
+        return None
+    return _timeout(raw, 0.0, what)
 
 
 def _choice(raw: str | None, default: str, choices: tuple[str, ...], what: str) -> str:
@@ -280,6 +290,14 @@ def resolve(
         ),
         log_level=_choice(
             _pick(args, "log_level", env, "GMG_LOG_LEVEL"), "info", LOG_LEVELS, "log level"
+        ),
+        ddl_lock_timeout=_timeout(
+            _pick(args, "ddl_lock_timeout", env, "GMG_DDL_LOCK_TIMEOUT"),
+            DEFAULT_DDL_LOCK_TIMEOUT,
+            "DDL lock timeout",
+        ),
+        statement_timeout=_optional_timeout(
+            _pick(args, "statement_timeout", env, "GMG_STATEMENT_TIMEOUT"), "statement timeout"
         ),
     )
     if parse:

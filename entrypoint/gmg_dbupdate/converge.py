@@ -1,21 +1,19 @@
 """Bring the schema to the bundle's heads: the one step that loads SQLAlchemy and Alembic.
 
 Run under the lock, with the state the pipeline read under it. The legacy phase (if any) runs in
-the sealed runtime, script by script; then one transaction does the rest: hand legacy
-components over to Alembic, drop retired revisions' rows, install what is missing from the
-models and upgrade every installed component to its heads. Every transaction takes the lock's
-fence first and confirms it just before COMMIT.
+the sealed runtime, script by script; then the Alembic phase, in the manifest's transactions
+(``transactions.py``; one by default): hand legacy components over to Alembic, drop retired
+revisions' rows, install what is missing from the models and upgrade every installed component
+to its heads. Every transaction takes the lock's fence first and confirms it just before COMMIT.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import classify, interrupts, registry
+from . import classify, interrupts, registry, transactions
 from .bootstrap import install
-from .facts import read_facts
 from .logs import activate, get_logger
-from .retired import retire
 from .upgrade import upgrade
 
 if TYPE_CHECKING:
@@ -26,26 +24,23 @@ if TYPE_CHECKING:
 def converge(job: Job, state: classify.DbState, fence: Fence | None) -> dict:
     """Returns the ``dbupdate.done`` fields (``changed``, ``applied``, …)."""
     activate()  # from here on structlog renders every event, Alembic's log records too
-    bundle, backend = job.bundle, job.backend
+    backend = job.backend
     walked = _walk_legacy(job, state, fence)
-    handed_over: list[str] = []
-    retired: list[str] = []
     engine = backend.engine()
     try:
         with engine.connect() as connection:
             dbapi = connection.connection.driver_connection
-            with interrupts.cancellable(backend.canceller(dbapi)), connection.begin():
-                if fence is not None:
-                    fence.enter(dbapi, job.settings.lock_timeout)
-                if walked or state.legacy:  # the legacy phase moved it
-                    state = _state(job, dbapi)
-                if state.legacy:
-                    state, handed_over = _hand_over(job, connection, state)
-                if state.retired:  # before Alembic reads the version table
-                    retired = retire(connection, bundle)
-                bootstrapped, applied = _install_and_upgrade(job, connection, state)
-                if fence is not None:
-                    fence.confirm(dbapi)  # never commit without the lock
+            with interrupts.cancellable(backend.canceller(dbapi)):
+                # The Alembic phase, in the manifest's transactions (default: one), each
+                # fenced at its start and confirmed before COMMIT, its DDL lock waits bounded.
+                handed_over, retired, bootstrapped, applied = transactions.converge(
+                    connection,
+                    fence,
+                    job,
+                    state,
+                    hand_over=lambda c, _bundle, _enabled: _hand_over(job, c),
+                    converge_all=lambda c, _bundle, s, _enabled: _install_and_upgrade(job, c, s),
+                )
     finally:
         engine.dispose()
     return classify.outcome(applied, walked, handed_over, bootstrapped, retired)
@@ -86,11 +81,12 @@ def _walk_legacy(job: Job, state: classify.DbState, fence: Fence | None) -> list
     return [f"{e['component']}:{e['version']}" for e in done]
 
 
-def _hand_over(job: Job, connection, state: classify.DbState) -> tuple[classify.DbState, list]:
+def _hand_over(job: Job, connection) -> tuple[classify.DbState, list]:
     """Stamp the Alembic revision each legacy component's handoff version equals."""
     from alembic import command
 
     bundle, log = job.bundle, get_logger()
+    state = _state(job, connection.connection.driver_connection)  # the legacy phase moved it
     stamps, names = [], []
     for name, version in state.legacy.items():
         if name == bundle.core.name or name in job.enabled:
@@ -123,7 +119,5 @@ def _install_and_upgrade(job: Job, connection, state) -> tuple[list[str], list[s
         bundle.plugins[n] for n in enabled if not state.installed(n) and n not in state.legacy
     ]
     if missing:
-        install(connection, bundle, missing, enabled)
-        rows = read_facts(job.backend, connection.connection.driver_connection, bundle.manifest)
-        registry.record_installed(connection, bundle.manifest, missing, rows.registry)
+        transactions.install_missing(connection, job, missing)
     return [c.name for c in missing], applied

@@ -19,6 +19,8 @@ MANIFEST_NAME = "manifest.toml"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _REVISION = re.compile(r"[A-Za-z0-9_]{1,32}")  # fits Alembic's varchar(32) version_num
+# issue 15: how much of the Alembic phase one transaction holds (see transactions.py)
+TRANSACTION_MODES = ("run", "component", "revision")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Component:
     foundations: Path | None
     legacy: LegacyRepository | None = None
     registry: RegistryScripts | None = None
+    transaction: str | None = None  # None: the manifest's top-level ``transaction``
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,11 @@ class Manifest:
     plugins: dict[str, Component]
     retired: dict[str, Retired]
     legacy_registry: LegacyRegistry | None
+    transaction: str = "run"
+
+    def transaction_of(self, name: str) -> str:
+        """The transaction mode of component ``name`` (its own, else the top level's)."""
+        return self.component(name).transaction or self.transaction
 
     @property
     def components(self) -> list[Component]:
@@ -185,6 +193,7 @@ def load_manifest(root: Path) -> Manifest:
         plugins=plugins,
         retired=_retired(top),
         legacy_registry=None if registry is None else _legacy_registry(registry),
+        transaction=_transaction(top) or "run",
     )
     top.done()
     _cross_checks(manifest)
@@ -347,9 +356,20 @@ def _component(entry: _Table, *, plugin: bool, where: str = "core") -> Component
         foundations=entry.path("foundations"),
         legacy=None if legacy is None else _legacy(legacy, name),
         registry=None if registry is None else _registry_scripts(registry),
+        transaction=_transaction(entry),
     )
     entry.done()
     return component
+
+
+def _transaction(entry: _Table) -> str | None:
+    value = entry.string("transaction")
+    if value is not None and value not in TRANSACTION_MODES:
+        raise BundleError(
+            f"bundle manifest: {entry.where}.transaction must be one of "
+            f"{', '.join(TRANSACTION_MODES)}, not {value!r}"
+        )
+    return value
 
 
 def _handoff(entry: _Table) -> dict[int, str]:

@@ -10,12 +10,15 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from .bundle import Bundle
-from .errors import Interrupted, MigrationFailed
+from .errors import DbUpdateError, MigrationFailed
 from .logs import get_logger
 
 
-def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> list[str]:
-    """Upgrade each named component to all its heads; return the revisions applied."""
+def upgrade(
+    connection: Connection, bundle: Bundle, components: list[str], *, limit: int | None = None
+) -> list[str]:
+    """Upgrade each named component to all its heads (or its next ``limit`` revisions);
+    return the revisions applied."""
     log = get_logger()
     applied: list[str] = []
     mark = [time.monotonic()]
@@ -43,13 +46,14 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
     cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
 
     def steps(current, _context):
-        return script._upgrade_revs(targets, current)
+        planned = script._upgrade_revs(targets, current)
+        return planned if limit is None else planned[:limit]
 
     mark[0] = time.monotonic()
     try:
         with EnvironmentContext(cfg, script, fn=steps, destination_rev=targets):
             script.run_env()
-    except Interrupted:
+    except DbUpdateError:  # already says what it is: the fence refused (ddl.Guard), a signal
         raise
     except Exception as exc:
         revision, path = _failing_revision(bundle, exc)

@@ -23,6 +23,12 @@ def run_migrations(connection) -> None:
         on_version_apply=config.attributes.get("on_version_apply"),
         transaction_per_migration=config.attributes.get("transaction_per_migration", False),
     )
+    if connection.in_transaction():
+        # The engine's transaction (issue 15). Alembic leaves a transaction it did not begin
+        # alone, and its autocommit_block() then fails (it asserts it began the transaction it
+        # must commit). Handing it ours lets the block commit it (the engine's commit hook
+        # confirms the fence first, ddl.Guard) and begin the next one, which the engine commits.
+        context.get_context()._transaction = connection.get_transaction()
     with context.begin_transaction():
         context.run_migrations()
 

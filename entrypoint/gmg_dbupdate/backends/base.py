@@ -60,6 +60,8 @@ class Backend:
     name: ClassVar[str]
     # Alembic's batch mode (copy and move) for the ALTERs the database cannot do in place
     batch_alter: ClassVar[bool] = False
+    # a DDL waiting for its lock stalls every later query on the table: bound and retry it
+    bounded_ddl: ClassVar[bool] = False
 
     def __init__(self, url: DbUrl, *, connect_timeout: float) -> None:
         self.url = url

@@ -93,6 +93,7 @@ def advisory_key(name: str) -> tuple[int, int]:
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    bounded_ddl = True
 
     def _params(self) -> dict:
         url = self.url

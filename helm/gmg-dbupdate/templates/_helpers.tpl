@@ -226,6 +226,8 @@ spec:
           value: {{ .Values.waitTimeout | quote }}
         - name: GMG_LOCK_TIMEOUT
           value: {{ .Values.lockTimeout | quote }}
+        - name: GMG_DDL_LOCK_TIMEOUT
+          value: {{ .Values.ddlLockTimeout | quote }}
         {{- include "gmg-dbupdate.env" . | trim | nindent 8 }}
       securityContext:
         {{- include "gmg-dbupdate.containerSecurityContext" . | nindent 8 }}
