@@ -142,6 +142,9 @@ def test_url_checks_and_aliases(mysql_url):
         "mariadb+pymysql"
     )
     assert alias.sqlalchemy_url().query["charset"] == "utf8mb4"
+    # sqlalchemy-migrate has no "mariadb" dialect: the sealed runtime always gets "mysql"
+    legacy = backend_for(mysql_url, scheme="mariadb+pymysql").legacy_url()
+    assert legacy.startswith("mysql+pymysql://") and "charset=utf8mb4" in legacy
 
 
 def test_quote_table_names_and_columns(mysql_url):

@@ -289,11 +289,11 @@ class MySQLBackend:
                 query[key] = "true" if self._options[key] else "false"
         return query
 
-    def sqlalchemy_url(self):
+    def sqlalchemy_url(self, *, dialect: str | None = None):
         from sqlalchemy.engine import URL
 
         return URL.create(
-            f"{self.dialect}+pymysql",
+            f"{dialect or self.dialect}+pymysql",
             username=self.url.username,
             password=self.url.password,
             host=self.url.host or "localhost",
@@ -316,8 +316,10 @@ class MySQLBackend:
 
     def legacy_url(self) -> str:
         """The URL for SQLAlchemy 1.4 in the sealed runtime, password included (it travels on
-        the child's stdin, never on its command line)."""
-        return self.sqlalchemy_url().render_as_string(hide_password=False)
+        the child's stdin, never on its command line). Always the ``mysql`` dialect:
+        sqlalchemy-migrate 0.13 knows no ``mariadb`` one (``KeyError: 'mariadb'`` at the first
+        changeset operation), and SQLAlchemy's ``mysql`` dialect serves MariaDB too."""
+        return self.sqlalchemy_url(dialect="mysql").render_as_string(hide_password=False)
 
 
 class MySQLLock:
