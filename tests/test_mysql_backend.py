@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -351,3 +354,65 @@ def test_sqlalchemy_engine_is_named_and_legacy_runtime_connects(mysql_url, admin
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1.4.54", "mysql", parse(mysql_url).database]
+
+
+def test_too_many_connections_is_transient(mysql_url, admin):
+    user = f"u{uuid.uuid4().hex[:10]}"
+    database = parse(mysql_url).database
+    with admin.cursor() as cursor:
+        cursor.execute(
+            f"CREATE USER '{user}'@'%%' IDENTIFIED BY 'pw-{user}' WITH MAX_USER_CONNECTIONS 1"
+        )
+        cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%%'")
+    try:
+        backend = backend_for(mysql_url, username=user, password=f"pw-{user}")
+        first = backend.connect()
+        try:
+            with pytest.raises(pymysql.err.Error) as caught:
+                backend.connect()
+            assert caught.value.args[0] == 1226  # the account's limit (1203: the server's)
+            assert backend.classify_error(caught.value) == "transient"
+        finally:
+            first.close()
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP USER '{user}'@'%%'")
+
+
+_HOLD_AND_PING = """
+import sys, time
+import gmg_dbupdate.backends.mysql as m
+from test_mysql_backend import backend_for
+m._LOCK_IDLE_S, m._LOCK_PING_S = 3, 1
+lock = backend_for(sys.argv[1], runner="gmg-dbupdate:vanishing:1").lock("gmg")
+assert lock.try_acquire()
+print(lock.connection_id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_live_holder_keeps_the_lock_and_a_frozen_one_loses_it(mysql_url):
+    """The lock connection idles out after a few seconds unless its runner pings: a runner
+    that lives keeps the lock, one that vanished without closing its socket frees it."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_AND_PING, mysql_url],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent,
+    )
+    waiter = backend_for(mysql_url).lock("gmg")
+    try:
+        connection_id = int(holder.stdout.readline())
+        time.sleep(5)  # longer than the holder's 3 s idle timeout: its pings keep it
+        assert waiter.holder()["connection_id"] == connection_id
+        assert waiter.try_acquire() is False
+        holder.send_signal(signal.SIGSTOP)  # a lost node: socket open, nothing sent
+        stopped = time.monotonic()
+        while not waiter.try_acquire():
+            assert time.monotonic() - stopped < 10
+            time.sleep(0.2)
+        assert time.monotonic() - stopped > 1
+    finally:
+        waiter.close()
+        holder.kill()
+        holder.wait()

@@ -67,6 +67,7 @@ _TRANSIENT = {
     1203,  # ER_TOO_MANY_USER_CONNECTIONS (max_user_connections)
     1205,  # ER_LOCK_WAIT_TIMEOUT
     1213,  # ER_LOCK_DEADLOCK
+    1226,  # ER_USER_LIMIT_REACHED: the account's MAX_USER_CONNECTIONS (or hourly limits)
     1927,  # ER_CONNECTION_KILLED (MariaDB)
     2002,  # CR_CONNECTION_ERROR: unix socket not there (yet)
     2003,  # CR_CONN_HOST_ERROR: refused, timed out, unreachable
