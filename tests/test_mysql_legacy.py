@@ -108,6 +108,31 @@ def test_walk_refused_once_the_lock_connection_is_gone(mysql_url, mysql_admin_ur
         lock.close()
 
 
+def test_walk_refused_while_the_engine_itself_holds_the_fence(mysql_url):
+    """The engine must leave the fence on its own connections before it starts the child;
+    if it forgot, the child says so at once instead of both waiting for each other."""
+    build_legacy_db(mysql_url, {"core": 0, "image": 0})
+    backend = backend_for(mysql_url)
+    lock, work = backend.lock("gmg-dbupdate:mediagoblin"), backend.connect()
+    try:
+        assert lock.try_acquire()
+        fence = lock.fence()
+        fence.enter(work, timeout=5)
+        started = time.monotonic()
+        code, events, _err = finish(start_runner(mysql_url, invented_steps(), fence.for_child()))
+        assert time.monotonic() - started < 30
+        assert code == 70
+        assert f"own connection {work.thread_id()} still holds the fence" in events[-1]["error"]
+        assert versions(mysql_url) == {"mediagoblin_core": 0, "mediagoblin_image": 0}
+        fence.leave(work)  # as the engine must: then the walk goes through
+        code, events, err = finish(start_runner(mysql_url, invented_steps(), fence.for_child()))
+        assert code == 0, err
+        assert versions(mysql_url) == {"mediagoblin_core": 10, "mediagoblin_image": 2}
+    finally:
+        work.close()
+        lock.close()
+
+
 @pytest.fixture
 def sleepy_repository(tmp_path) -> Path:
     """A sqlalchemy-migrate repository whose first script waits 30 s on the server."""

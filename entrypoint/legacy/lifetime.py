@@ -194,11 +194,17 @@ class Lifetime:
         the connection keeps it until it closes (NullPool: at the end of the script)."""
         while True:
             self.check()
-            taken = connection.exec_driver_sql(
-                "SELECT GET_LOCK(%(f)s, 1)", {"f": self.fence["fence"]}
-            ).scalar()
+            taken, holder = connection.exec_driver_sql(
+                "SELECT GET_LOCK(%(f)s, 1), IS_USED_LOCK(%(f)s)", {"f": self.fence["fence"]}
+            ).first()
             if taken == 1:
                 break
+            if holder in self.fence.get("runner_ids", ()):  # the engine would wait for us
+                raise Stopped(
+                    f"the engine's own connection {holder} still holds the fence: it must "
+                    "let go of it before it starts the legacy runtime",
+                    70,
+                )
         self._confirm_mysql(connection)
 
     def _confirm_mysql(self, connection):
