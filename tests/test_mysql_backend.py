@@ -117,6 +117,11 @@ def test_closed_port_is_transient(mysql_url):
     assert time.monotonic() - started < 5
     assert caught.value.args[0] == 2003
     assert backend.classify_error(caught.value) == "transient"
+    unresolvable = backend_for(mysql_url, host="no-such-host.invalid")  # a Service not there yet
+    with pytest.raises(pymysql.err.Error) as caught:
+        unresolvable.connect()
+    assert caught.value.args[0] == 2003
+    assert unresolvable.classify_error(caught.value) == "transient"
 
 
 def test_other_errors_and_foreign_exceptions(mysql_url):
@@ -416,3 +421,22 @@ def test_a_live_holder_keeps_the_lock_and_a_frozen_one_loses_it(mysql_url):
         waiter.close()
         holder.kill()
         holder.wait()
+
+
+def test_holder_seen_by_another_user_without_the_process_privilege(mysql_url, admin):
+    """Without PROCESS, the process list shows a user only its own connections: a waiter
+    running as another user learns the holder's connection id and no more."""
+    user = f"u{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY 'pw-{user}'")
+        cursor.execute(f"GRANT ALL ON `{parse(mysql_url).database}`.* TO '{user}'@'%%'")
+    holder = backend_for(mysql_url).lock("gmg")
+    waiter = backend_for(mysql_url, username=user, password=f"pw-{user}").lock("gmg")
+    try:
+        assert holder.try_acquire() and not waiter.try_acquire()
+        assert waiter.holder() == {"connection_id": holder.connection_id}
+    finally:
+        holder.close()
+        waiter.close()
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP USER '{user}'@'%%'")
