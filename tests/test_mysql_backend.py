@@ -51,6 +51,18 @@ def admin(mysql_admin_url):
     conn.close()
 
 
+def kill(admin, connection_id: int) -> None:
+    """End a connection as a DBA would, and wait until the server has (KILL only marks it)."""
+    with admin.cursor() as cursor:
+        cursor.execute(f"KILL {int(connection_id)}")
+    deadline = time.monotonic() + 10
+    while scalar(
+        admin, "SELECT COUNT(*) FROM information_schema.processlist WHERE id = %s", (connection_id,)
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def performance_schema_on(conn) -> bool:
     return scalar(conn, "SELECT @@performance_schema") == 1
 
@@ -245,8 +257,7 @@ def test_fence_detects_a_killed_lock_connection_and_the_successor_evicts_idle_wo
             cursor.execute("CREATE TABLE t (id INT PRIMARY KEY)")
             cursor.execute("INSERT INTO t VALUES (1)")  # uncommitted when the lock goes
 
-        with admin.cursor() as cursor:  # a DBA ends runner A's lock connection
-            cursor.execute(f"KILL {lock_a.connection_id}")
+        kill(admin, lock_a.connection_id)  # a DBA ends runner A's lock connection
         with pytest.raises(LockLost, match="lost the lock"):
             fence_a.confirm(work_a)
 
@@ -280,8 +291,7 @@ def test_fence_waits_for_a_busy_statement_of_the_runner_that_lost_the_lock(mysql
         busy = threading.Thread(target=scalar, args=(work_a, "SELECT SLEEP(4)"))
         busy.start()
         time.sleep(0.3)
-        with admin.cursor() as cursor:
-            cursor.execute(f"KILL {lock_a.connection_id}")
+        kill(admin, lock_a.connection_id)
         deadline = time.monotonic() + 5
         while not lock_b.try_acquire():
             assert time.monotonic() < deadline

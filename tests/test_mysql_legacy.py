@@ -17,7 +17,7 @@ import pytest
 import mariadbserver
 from conftest import REPO
 from legacy_build import build_legacy_db, legacy_python, legacy_repositories
-from test_mysql_backend import backend_for, parse
+from test_mysql_backend import backend_for, kill, parse
 
 RUNNER = REPO / "entrypoint" / "legacy" / "runner.py"
 
@@ -94,8 +94,7 @@ def test_walk_refused_once_the_lock_connection_is_gone(mysql_url, mysql_admin_ur
         assert lock.try_acquire()
         fence = lock.fence().for_child()
         admin = mariadbserver.connect(mysql_admin_url)
-        with admin.cursor() as cursor:
-            cursor.execute(f"KILL {lock.connection_id}")
+        kill(admin, lock.connection_id)
         admin.close()
         code, events, _err = finish(start_runner(mysql_url, invented_steps(), fence))
         assert code == 70
