@@ -166,8 +166,8 @@ def mysql_admin_url():
         yield given
         return
     server = mariadbserver.Server()
-    server.start()
-    try:
+    try:  # a start that fails half-way leaves nothing behind either
+        server.start()
         mariadbserver.wait_until_accepting(server.admin_url)
         yield server.admin_url
     finally:
