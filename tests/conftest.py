@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+import mariadbserver
 from pgserver import PASSWORD, Cluster, wait_until_accepting
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,6 +152,46 @@ def pg_url(pg_admin, pg_admin_url):
     yield url.render_as_string(hide_password=False)
     with pg_admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- MySQL / MariaDB ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mysql_admin_url():
+    """A MariaDB/MySQL server: TEST_MYSQL_URL (``mysql+pymysql://user:pw@host:port/db``), or a
+    throwaway MariaDB started for this session (this worker)."""
+    given = os.environ.get("TEST_MYSQL_URL")
+    if given:
+        yield given
+        return
+    server = mariadbserver.Server()
+    try:  # a start that fails half-way leaves nothing behind either
+        server.start()
+        mariadbserver.wait_until_accepting(server.admin_url)
+        yield server.admin_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mysql_url(mysql_admin_url):
+    """A fresh, empty database for this test (``mysql+pymysql://…/t_…``)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = mariadbserver.connect(mysql_admin_url)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        admin.close()
+    url = make_url(mysql_admin_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    admin = mariadbserver.connect(mysql_admin_url)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        admin.close()
 
 
 @pytest.fixture

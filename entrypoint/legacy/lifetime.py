@@ -4,11 +4,15 @@ Stdlib only, plus SQLAlchemy 1.4 inside ``attach``; nothing from the main packag
 puts these keys in the job it writes on the runner's stdin:
     parent_pid        the engine's pid
     parent_fd         read end of a pipe whose write end only the engine holds: EOF = it died
-    application_name  how the runner's PostgreSQL sessions are named (pg_stat_activity)
-    connect_args      further psycopg2 connection arguments (keepalives)
-    fence             the engine's lock, as data: {"lock": [k1, k2], "fence": [f1, f2],
-                      "holder_pid", "holder_since": the engine's lock session (pid and
-                      backend_start)}
+    application_name  how the runner's sessions are named (PostgreSQL's application_name,
+                      MySQL's program_name connection attribute)
+    connect_args      further driver connection arguments (psycopg2's keepalives)
+    fence             the engine's lock, as data. PostgreSQL: {"lock": [k1, k2], "fence":
+                      [f1, f2], "holder_pid", "holder_since": the engine's lock session (pid
+                      and backend_start)}. MySQL: {"backend": "mysql", "lock": NAME, "fence":
+                      NAME, "holder_id": the lock connection's id, "runner_ids": [...]}; each
+                      script's connection takes the named fence lock (the parent has let go of
+                      it) and checks IS_USED_LOCK(lock) = holder_id before its commit
 A runner calls ``Lifetime(job)`` first, ``attach(engine)`` on its engine, ``enter(connection)``
 at the start of each transaction and ``before_commit(connection)`` as its last statement.
 
@@ -55,6 +59,7 @@ class Lifetime:
         self.stopped = None  # (reason, exit code) once a stop was asked for
         self._connections = set()  # DB-API connections whose statement a stop cancels
         self._lock = threading.Lock()
+        self._engine = None
         _die_with_parent()
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
@@ -73,6 +78,9 @@ class Lifetime:
     def _on_signal(self, signum, _frame):
         if self.stopped is None:
             self.stopped = (f"stopped by {signal.Signals(signum).name}", 128 + signum)
+            # PyMySQL reads in Python, so this handler runs at once and abandons its statement
+            # on the client side: the server must be told before the runner unwinds and exits
+            self._kill_mysql_queries()
             raise Stopped(*self.stopped)
 
     def _watch_signals(self, fd):
@@ -82,11 +90,31 @@ class Lifetime:
             with self._lock:
                 targets = list(self._connections)
             for connection in targets:
+                if hasattr(connection, "thread_id"):  # PyMySQL: done by the handler
+                    continue
                 with contextlib.suppress(Exception):
                     (getattr(connection, "cancel", None) or connection.interrupt)()
             timer = threading.Timer(_GRACE_S, os._exit, args=(self._exit_code(),))
             timer.daemon = True
             timer.start()
+
+    def _kill_mysql_queries(self):
+        """KILL QUERY each PyMySQL connection's statement, from a bare connection of its own
+        (not the engine's pool: its events take locks this interrupted thread may hold)."""
+        targets = [c for c in list(self._connections) if hasattr(c, "thread_id")]
+        if not targets or self._engine is None:
+            return
+        with contextlib.suppress(Exception):
+            import pymysql
+
+            cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
+            killer = pymysql.connect(*cargs, **{**cparams, "connect_timeout": 5})
+            try:
+                with killer.cursor() as cursor:
+                    for connection in targets:
+                        cursor.execute(f"KILL QUERY {int(connection.thread_id())}")
+            finally:
+                killer.close()
 
     def _watch_parent(self, fd):
         with contextlib.suppress(OSError):
@@ -109,6 +137,8 @@ class Lifetime:
 
     def engine_options(self, url):
         """``create_engine`` keyword arguments: the session's name and keepalives."""
+        if url.startswith("mysql") or url.startswith("mariadb"):
+            return {"connect_args": {**self.connect_args, "program_name": self.application_name}}
         if not url.startswith("postgres"):
             return {}
         return {"connect_args": {**self.connect_args, "application_name": self.application_name}}
@@ -116,11 +146,14 @@ class Lifetime:
     def attach(self, engine):
         from sqlalchemy import event
 
+        self._engine = engine  # a MySQL statement is cancelled from a connection of its own
+
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record):
             with self._lock:
                 self._connections.add(dbapi_connection)
-            if getattr(dbapi_connection, "server_version", 0) >= 140000:
+            version = getattr(dbapi_connection, "server_version", 0)  # PyMySQL's is a str
+            if isinstance(version, int) and version >= 140000:
                 # a runner that vanishes mid-statement has it aborted within 2 s
                 autocommit = dbapi_connection.autocommit
                 dbapi_connection.autocommit = True
@@ -139,7 +172,9 @@ class Lifetime:
 
     def enter(self, connection):
         """First statement of a transaction: wait for any runner that lost the engine's lock."""
-        if self.fence and connection.dialect.name == "postgresql":
+        if self.fence and self.fence.get("backend") == "mysql":
+            self._enter_mysql(connection)
+        elif self.fence and connection.dialect.name == "postgresql":
             f1, f2 = self.fence["fence"]
             connection.exec_driver_sql(
                 "SELECT pg_advisory_xact_lock(%(f1)s, %(f2)s)", {"f1": f1, "f2": f2}
@@ -149,8 +184,40 @@ class Lifetime:
     def before_commit(self, connection):
         """Last statement of a transaction: commit only with the parent alive and its lock held."""
         self.check()
-        if self.fence and connection.dialect.name == "postgresql":
+        if self.fence and self.fence.get("backend") == "mysql":
+            self._confirm_mysql(connection)
+        elif self.fence and connection.dialect.name == "postgresql":
             self._confirm(connection)
+
+    def _enter_mysql(self, connection):
+        """GET_LOCK on the fence, in one-second slices so that a stop is heard while waiting;
+        the connection keeps it until it closes (NullPool: at the end of the script)."""
+        while True:
+            self.check()
+            taken, holder = connection.exec_driver_sql(
+                "SELECT GET_LOCK(%(f)s, 1), IS_USED_LOCK(%(f)s)", {"f": self.fence["fence"]}
+            ).first()
+            if taken == 1:
+                break
+            if holder in self.fence.get("runner_ids", ()):  # the engine would wait for us
+                raise Stopped(
+                    f"the engine's own connection {holder} still holds the fence: it must "
+                    "let go of it before it starts the legacy runtime",
+                    70,
+                )
+        self._confirm_mysql(connection)
+
+    def _confirm_mysql(self, connection):
+        held, fenced = connection.exec_driver_sql(
+            "SELECT IS_USED_LOCK(%(l)s), IS_USED_LOCK(%(f)s) = CONNECTION_ID()",
+            {"l": self.fence["lock"], "f": self.fence["fence"]},
+        ).first()
+        if held != self.fence["holder_id"] or not fenced:
+            raise Stopped(
+                f"the engine's lock connection ({self.fence['holder_id']}) ended: lock lost",
+                70,
+                lock_lost=True,
+            )
 
     def _confirm(self, connection):
         k1, k2 = self.fence["lock"]

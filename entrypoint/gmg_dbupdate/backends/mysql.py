@@ -1,0 +1,524 @@
+"""MySQL and MariaDB on the bare PyMySQL driver (pure Python, the same in both runtimes).
+
+URLs: ``mysql+pymysql://`` and ``mariadb+pymysql://``. ``mysql://`` and ``mariadb://`` are taken
+to mean the same: PyMySQL is the only MySQL driver this job ships, and SQLAlchemy's default
+for them (mysqlclient) would fail at import. Other drivers (``+mysqldb``, ``+mysqlconnector``…)
+are not accepted by ``schemes``. ``mariadb`` keeps SQLAlchemy's MariaDB dialect, which refuses
+a MySQL server.
+
+Only ``sqlalchemy_url`` and ``configure_engine`` touch SQLAlchemy; the no-op path, the wait and
+the lock stay on PyMySQL.
+
+The lock. ``GET_LOCK`` is server-wide (PostgreSQL's advisory locks are per database), so the
+lock name carries the database's name: two apps in two databases of one server do not queue
+behind each other. Names are cut to MySQL's 64 characters with a hash.
+
+A session-level named lock lives as long as its connection. Two things end that connection
+under a runner: a DBA's ``KILL``, and the server's ``wait_timeout`` when the runner vanished
+without closing its socket (a node lost: MySQL has no per-session TCP keepalive, unlike
+PostgreSQL). The lock connection therefore sets a short ``wait_timeout`` and pings from a
+thread of its own, so a runner that vanished frees the lock within ``_LOCK_IDLE_S`` seconds,
+and one that lives keeps it however long the work takes.
+
+The fence (mutual exclusion if the lock connection dies mid-run). On MySQL DDL commits
+implicitly, so "commit nothing once the lock is lost" cannot hold per statement. Instead:
+- every connection that reads the state or writes takes a second named lock, the fence, and
+  keeps it until it closes (or ``leave``); a runner that takes over must get the fence too, so
+  it waits until the runner that lost the lock is out of its statement;
+- before each revision and before each COMMIT, ``confirm`` checks that the main lock is still
+  held by this runner's lock connection (``IS_USED_LOCK`` = its connection id; ids are not
+  reused until 2^32 connections later) and the fence by this connection; if not, ``LockLost``;
+- a runner that holds the main lock but finds the fence held by an idle connection (``Sleep``
+  in the process list) of a runner that lost the lock ends that connection (``KILL``): its
+  open transaction rolls back, and its runner fails at its next statement. A connection busy
+  in a statement is waited for (to the lock deadline).
+Residual risk, stated plainly: what runs between the last ``confirm`` and the moment the lock
+connection died is applied, DDL included (it committed itself); at worst the rest of one
+revision is half-applied and its version row is not written. The runner that takes over then
+finds that revision not done and runs it again, which fails on the half-applied schema (exit
+70 naming it) rather than silently skipping it. Two runners never run DDL at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError, LockLost, LockTimeout
+
+# Seconds the server waits for a word from an idle lock connection before ending it (and so
+# freeing the lock); the lock connection pings every _LOCK_PING_S.
+_LOCK_IDLE_S = 30
+_LOCK_PING_S = 5
+# An idle migration connection (waiting for the legacy runtime, say) must outlive a long phase.
+_WORK_IDLE_S = 86400
+_MAX_LOCK_NAME = 64
+
+# MySQL/MariaDB error numbers (server ER_* and client CR_*).
+_TRANSIENT = {
+    1040,  # ER_CON_COUNT_ERROR: too many connections
+    1053,  # ER_SERVER_SHUTDOWN: shutdown in progress
+    1152,  # ER_ABORTING_CONNECTION
+    1203,  # ER_TOO_MANY_USER_CONNECTIONS (max_user_connections)
+    1205,  # ER_LOCK_WAIT_TIMEOUT
+    1213,  # ER_LOCK_DEADLOCK
+    1226,  # ER_USER_LIMIT_REACHED: the account's MAX_USER_CONNECTIONS (or hourly limits)
+    1927,  # ER_CONNECTION_KILLED (MariaDB)
+    2002,  # CR_CONNECTION_ERROR: unix socket not there (yet)
+    2003,  # CR_CONN_HOST_ERROR: refused, timed out, unreachable
+    2005,  # CR_UNKNOWN_HOST: DNS (a Service not there yet)
+    2006,  # CR_SERVER_GONE_ERROR
+    2013,  # CR_SERVER_LOST
+    2055,  # CR_SERVER_LOST_EXTENDED
+    3032,  # ER_SERVER_OFFLINE_MODE (MySQL)
+    4031,  # ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
+}
+_AUTH = {
+    1044,  # ER_DBACCESS_DENIED_ERROR: no access to the database named in the URL
+    1045,  # ER_ACCESS_DENIED_ERROR: bad user or password
+    1251,  # ER_NOT_SUPPORTED_AUTH_MODE
+    1698,  # ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+    1820,  # ER_MUST_CHANGE_PASSWORD
+    1862,  # ER_MUST_CHANGE_PASSWORD_LOGIN
+    2059,  # CR_AUTH_PLUGIN_CANNOT_LOAD
+    3118,  # ER_ACCOUNT_HAS_BEEN_LOCKED (MySQL)
+    4151,  # ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB)
+}
+_PERMISSION = {
+    1036,  # ER_OPEN_AS_READONLY
+    1142,  # ER_TABLEACCESS_DENIED_ERROR
+    1143,  # ER_COLUMNACCESS_DENIED_ERROR
+    1227,  # ER_SPECIFIC_ACCESS_DENIED_ERROR (SUPER, PROCESS, …)
+    1290,  # ER_OPTION_PREVENTS_STATEMENT (--read-only)
+    1370,  # ER_PROCACCESS_DENIED_ERROR
+    1792,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+}
+_MISSING_DATABASE = {1049}  # ER_BAD_DB_ERROR
+# URL query keys passed on to PyMySQL (the ones an operator has reason to set).
+_QUERY_KEYS = {
+    "charset": str,
+    "unix_socket": str,
+    "ssl_ca": str,
+    "ssl_cert": str,
+    "ssl_key": str,
+    "ssl_verify_cert": "bool",
+    "ssl_verify_identity": "bool",
+    "ssl_disabled": "bool",
+}
+
+
+@dataclass(frozen=True)
+class Url:
+    """The attributes a backend reads from the parsed URL (the engine's parser has the same)."""
+
+    scheme: str
+    username: str | None
+    password: str | None
+    host: str | None
+    port: int | None
+    database: str | None
+    query: dict
+
+
+def _flag(key: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"database URL: {key}={value!r} is not a boolean")
+
+
+class MySQLBackend:
+    name = "mysql"
+    schemes = ("mysql+pymysql", "mariadb+pymysql", "mysql", "mariadb")
+
+    def __init__(self, url: Any, *, runner: str, connect_timeout: float) -> None:
+        if url.scheme not in self.schemes:
+            raise ConfigError(
+                f"database URL: scheme {url.scheme!r} is not one of {', '.join(self.schemes)}"
+            )
+        self.url = url
+        self.runner = runner
+        self.connect_timeout = connect_timeout
+        self.dialect = url.scheme.split("+", 1)[0]  # "mysql" or "mariadb"
+        self._options: dict[str, Any] = {"charset": "utf8mb4"}
+        for key, value in (url.query or {}).items():
+            kind = _QUERY_KEYS.get(key)
+            if kind is None:
+                raise ConfigError(
+                    f"database URL: unknown option {key!r} for MySQL "
+                    f"(known: {', '.join(sorted(_QUERY_KEYS))})"
+                )
+            self._options[key] = _flag(key, value) if kind == "bool" else value
+        if not url.database:
+            raise ConfigError("database URL: MySQL needs a database name (…/DBNAME)")
+
+    # --- connecting ---------------------------------------------------------------------
+
+    def _connect_args(self, *, idle_s: int) -> dict:
+        ssl_keys = {k: v for k, v in self._options.items() if k.startswith("ssl_")}
+        args = {
+            "host": self.url.host or "localhost",
+            "port": int(self.url.port or 3306),
+            "user": self.url.username or "",
+            "password": self.url.password or "",
+            "database": self.url.database,
+            "charset": self._options["charset"],
+            "connect_timeout": max(1.0, float(self.connect_timeout)),
+            "program_name": self.runner,  # connection attribute, for a waiter to name us
+            "init_command": f"SET SESSION wait_timeout = {int(idle_s)}",
+            **ssl_keys,
+        }
+        if "unix_socket" in self._options:
+            args["unix_socket"] = self._options["unix_socket"]
+        return args
+
+    def connect(self, *, readonly: bool = False, _idle_s: int = _WORK_IDLE_S):
+        """One attempt: a PyMySQL connection, autocommit off, utf8mb4, named ``runner``."""
+        import pymysql
+
+        conn = pymysql.connect(**self._connect_args(idle_s=_idle_s), autocommit=False)
+        if readonly:
+            with conn.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        return conn
+
+    def server_version(self, conn: Any) -> str:
+        """The server's version string; MariaDB's handshake prefixes it with ``5.5.5-`` (for
+        old clients), which is dropped."""
+        info = conn.get_server_info()
+        return info.removeprefix("5.5.5-") if "MariaDB" in info else info
+
+    # --- errors -------------------------------------------------------------------------
+
+    def classify_error(self, exc: BaseException) -> str | None:
+        """``None`` if ``exc`` is not PyMySQL's; else transient / auth / missing_database /
+        permission / other."""
+        pymysql = sys.modules.get("pymysql")
+        orig = getattr(exc, "orig", exc)  # SQLAlchemy wraps the driver's error
+        if pymysql is None or not isinstance(orig, pymysql.err.Error):
+            return None
+        code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
+        if code in _MISSING_DATABASE:
+            return "missing_database"
+        if code in _AUTH:
+            return "auth"
+        if code in _PERMISSION:
+            return "permission"
+        if code in _TRANSIENT:
+            return "transient"
+        return "other"
+
+    # --- names and facts ----------------------------------------------------------------
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    @staticmethod
+    def table_names(cursor: Any) -> set[str]:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+    @staticmethod
+    def columns(cursor: Any, schema: str | None, table: str) -> set[str] | None:
+        """The table's column names, ``None`` if there is no such table (every table has a
+        column). ``schema`` is a MySQL database; ``None`` means the connection's."""
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
+            (schema, table),
+        )
+        names = {row[0] for row in cursor.fetchall()}
+        return names or None
+
+    # --- lock, fence, cancel ------------------------------------------------------------
+
+    def lock_name(self, name: str) -> str:
+        full = f"{name}:{self.url.database}"
+        if len(full) <= _MAX_LOCK_NAME:
+            return full
+        digest = hashlib.sha256(full.encode()).hexdigest()[:16]
+        return f"{full[: _MAX_LOCK_NAME - 17]}~{digest}"
+
+    def lock(self, name: str) -> MySQLLock:
+        """``GET_LOCK`` on a connection of its own (autocommit, short idle timeout, pinged)."""
+        conn = self.connect(_idle_s=_LOCK_IDLE_S)
+        conn.autocommit(True)
+        return MySQLLock(conn, self.lock_name(name), self.lock_name(f"{name}:fence"))
+
+    def canceller(self, conn: Any):
+        """A callable, safe from any thread, that stops ``conn``'s statement in flight
+        (``KILL QUERY`` from a fresh connection); True if the server took the order."""
+        thread_id = conn.thread_id()
+        backend = self
+
+        def cancel() -> bool:
+            try:
+                killer = backend.connect(_idle_s=60)
+            except Exception:
+                return False
+            try:
+                with killer.cursor() as cursor:
+                    cursor.execute(f"KILL QUERY {int(thread_id)}")
+                return True
+            except Exception:
+                return False
+            finally:
+                with contextlib.suppress(Exception):
+                    killer.close()
+
+        return cancel
+
+    # --- SQLAlchemy (full path) and the sealed legacy runtime ---------------------------
+
+    def _query(self) -> dict:
+        query = {"charset": self._options["charset"]}
+        for key in ("unix_socket", "ssl_ca", "ssl_cert", "ssl_key"):
+            if key in self._options:
+                query[key] = self._options[key]
+        for key in ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"):
+            if key in self._options:
+                query[key] = "true" if self._options[key] else "false"
+        return query
+
+    def sqlalchemy_url(self, *, dialect: str | None = None):
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            f"{dialect or self.dialect}+pymysql",
+            username=self.url.username,
+            password=self.url.password,
+            host=self.url.host or "localhost",
+            port=int(self.url.port) if self.url.port else None,
+            database=self.url.database,
+            query=self._query(),
+        )
+
+    def configure_engine(self, engine: Any) -> None:
+        """Name the engine's connections, bound their connect time and idle timeout."""
+        from sqlalchemy import event
+
+        backend = self
+
+        @event.listens_for(engine, "do_connect")
+        def _do_connect(_dialect, _record, _cargs, cparams) -> None:
+            cparams["program_name"] = backend.runner
+            cparams["connect_timeout"] = max(1.0, float(backend.connect_timeout))
+            cparams["init_command"] = f"SET SESSION wait_timeout = {_WORK_IDLE_S}"
+
+    def legacy_url(self) -> str:
+        """The URL for SQLAlchemy 1.4 in the sealed runtime, password included (it travels on
+        the child's stdin, never on its command line). Always the ``mysql`` dialect:
+        sqlalchemy-migrate 0.13 knows no ``mariadb`` one (``KeyError: 'mariadb'`` at the first
+        changeset operation), and SQLAlchemy's ``mysql`` dialect serves MariaDB too."""
+        return self.sqlalchemy_url(dialect="mysql").render_as_string(hide_password=False)
+
+
+class MySQLLock:
+    """A named lock (``GET_LOCK``) held by a connection of its own."""
+
+    def __init__(self, conn: Any, name: str, fence_name: str) -> None:
+        self._conn = conn
+        self.name = name
+        self.fence_name = fence_name
+        self.connection_id = conn.thread_id()
+        self._io = threading.Lock()  # PyMySQL connections are not thread-safe
+        self._held = False
+        self._stop = threading.Event()
+        self._pinger: threading.Thread | None = None
+
+    def _one(self, sql: str, args: tuple = ()) -> tuple | None:
+        with self._io, self._conn.cursor() as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchone()
+
+    def try_acquire(self) -> bool:
+        if self._held:  # GET_LOCK is re-entrant per session: do not count twice
+            return True
+        self._held = self._one("SELECT GET_LOCK(%s, 0)", (self.name,))[0] == 1
+        if self._held and self._pinger is None:
+            self._pinger = threading.Thread(target=self._ping, daemon=True, name="mysql-lock")
+            self._pinger.start()
+        return self._held
+
+    def _ping(self) -> None:
+        """Keep the short-idle lock connection alive while this runner lives."""
+        while not self._stop.wait(_LOCK_PING_S):
+            try:
+                with self._io:
+                    self._conn.ping(reconnect=False)
+            except Exception:
+                return  # the connection is gone: the fence's confirm will say so
+
+    def holder(self) -> dict:
+        """Who holds the lock: its connection id, program name (when the server keeps
+        connection attributes: performance_schema on), client address, user, idle time."""
+        row = self._one("SELECT IS_USED_LOCK(%s)", (self.name,))
+        if not row or row[0] is None:
+            return {}
+        with self._io, self._conn.cursor() as cursor:
+            return _describe_connection(cursor, int(row[0]))
+
+    def release(self) -> bool:
+        """False if the lock was no longer this connection's (it ended, or was killed)."""
+        self._stop.set()
+        was_held, self._held = self._held, False
+        try:
+            row = self._one("SELECT RELEASE_LOCK(%s)", (self.name,))
+        except Exception:
+            return False
+        return was_held and bool(row and row[0] == 1)
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception), self._io:
+            self._conn.close()
+
+    def fence(self) -> MySQLFence:
+        return MySQLFence(self.name, self.fence_name, self.connection_id)
+
+
+def _describe_connection(cursor: Any, connection_id: int) -> dict:
+    who: dict[str, Any] = {"connection_id": connection_id}
+    cursor.execute(
+        "SELECT user, host, command, time, state FROM information_schema.processlist WHERE id = %s",
+        (connection_id,),
+    )
+    row = cursor.fetchone()
+    if row:  # without the PROCESS privilege, only connections of the same user are listed
+        who.update(user=row[0], client_addr=row[1], command=row[2], idle_s=row[3])
+        if row[4]:
+            who["state"] = row[4]
+    with contextlib.suppress(Exception):  # performance_schema off, or not readable
+        cursor.execute(
+            "SELECT attr_name, attr_value FROM performance_schema.session_connect_attrs "
+            "WHERE processlist_id = %s AND attr_name IN ('program_name', '_pid')",
+            (connection_id,),
+        )
+        attrs = dict(cursor.fetchall())
+        if attrs.get("program_name"):
+            who["program_name"] = attrs["program_name"]
+        if attrs.get("_pid"):
+            who["client_pid"] = attrs["_pid"]
+    return who
+
+
+class MySQLFence:
+    """Guards the work of this runner's connections while its lock connection
+    (``holder_id``) holds ``lock``: see the module's docstring."""
+
+    def __init__(
+        self, lock: str, fence: str, holder_id: int, runner_ids: tuple[int, ...] = ()
+    ) -> None:
+        self.lock = lock
+        self.fence = fence
+        self.holder_id = holder_id
+        # this runner's own connections that entered the fence: never evicted (a parent's
+        # connection that forgot to leave before its child enters is a bug, not a lost runner)
+        self._runner_ids = set(runner_ids)
+
+    def for_child(self) -> dict:
+        """The same guard, as data for the legacy runtime. The parent must ``leave`` the
+        fence on its own connections before the child ``enter``s it."""
+        return {
+            "backend": "mysql",
+            "lock": self.lock,
+            "fence": self.fence,
+            "holder_id": self.holder_id,
+            "runner_ids": sorted(self._runner_ids),
+        }
+
+    @staticmethod
+    def _one(conn: Any, sql: str, args: tuple = ()) -> tuple:
+        with conn.cursor() as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchone()
+
+    def enter(self, conn: Any, timeout: float) -> None:
+        """Take the fence on ``conn`` (a PyMySQL connection) unless it has it, waiting up to
+        ``timeout`` for a runner that lost the lock (its idle connections are ended, a
+        statement in flight is waited for); then ``confirm``."""
+        deadline = time.monotonic() + timeout
+        logged = False
+        while True:
+            mine, holder = self._one(
+                conn,
+                "SELECT IS_USED_LOCK(%s) = CONNECTION_ID(), IS_USED_LOCK(%s)",
+                (self.fence, self.fence),
+            )
+            if mine:  # GET_LOCK is re-entrant: a second hold would need a second release
+                break
+            if holder is None:
+                if self._one(conn, "SELECT GET_LOCK(%s, 0)", (self.fence,))[0] == 1:
+                    break
+                continue  # taken in between: look again
+            self.confirm_lock(conn)  # only the lock's holder may push another runner out
+            who = self._evict_if_idle(conn, int(holder))
+            if not logged:
+                from ..logs import get_logger
+
+                get_logger().info("lock.waiting", holder=who, fence=True, deadline_s=timeout)
+                logged = True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(
+                    f"lock not acquired within {timeout:g}s: a runner that lost the lock is "
+                    f"still in a statement (connection {holder})",
+                    holder=who,
+                )
+            (taken,) = self._one(conn, "SELECT GET_LOCK(%s, %s)", (self.fence, min(1.0, remaining)))
+            if taken == 1:
+                break
+        self._runner_ids.add(conn.thread_id())
+        self.confirm(conn)
+
+    def _evict_if_idle(self, conn: Any, holder: int) -> dict:
+        with conn.cursor() as cursor:
+            who = _describe_connection(cursor, holder)
+            if holder in self._runner_ids:
+                raise RuntimeError(
+                    f"fence held by this runner's own connection {holder}: leave() it first"
+                )
+            if who.get("command") == "Sleep":
+                with contextlib.suppress(Exception):  # not ours to kill: wait instead
+                    cursor.execute(f"KILL CONNECTION {holder}")
+                    who["evicted"] = True
+        return who
+
+    def confirm_lock(self, conn: Any) -> None:
+        (held,) = self._one(conn, "SELECT IS_USED_LOCK(%s)", (self.lock,))
+        if held != self.holder_id:
+            raise LockLost(
+                f"lost the lock: its connection ({self.holder_id}) ended while this runner "
+                "worked; nothing more is committed (DDL already run stays: MySQL commits it)",
+                holder_id=self.holder_id,
+            )
+
+    def confirm(self, conn: Any) -> None:
+        """Raise ``LockLost`` unless the lock is still this runner's and ``conn`` holds the
+        fence. Call before each revision and just before each COMMIT."""
+        held, fenced = self._one(
+            conn,
+            "SELECT IS_USED_LOCK(%s), IS_USED_LOCK(%s) = CONNECTION_ID()",
+            (self.lock, self.fence),
+        )
+        if held != self.holder_id or not fenced:
+            raise LockLost(
+                f"lost the lock: its connection ({self.holder_id}) ended while this runner "
+                "worked; nothing more is committed (DDL already run stays: MySQL commits it)",
+                holder_id=self.holder_id,
+            )
+
+    def leave(self, conn: Any) -> None:
+        """Give the fence up on ``conn`` (before a child takes it, or at the end)."""
+        with contextlib.suppress(Exception):
+            self._one(conn, "SELECT RELEASE_LOCK(%s)", (self.fence,))
