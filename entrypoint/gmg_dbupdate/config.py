@@ -29,8 +29,9 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
 # backend -> the drivers it accepts, the first being the one a bare scheme means
-BACKENDS = {"postgresql": ("psycopg2",), "sqlite": ("pysqlite",)}
-_BACKEND_ALIASES = {"postgres": "postgresql"}
+BACKENDS = {"postgresql": ("psycopg2",), "sqlite": ("pysqlite",), "mysql": ("pymysql",)}
+# scheme -> backend; mariadb:// keeps its name in the scheme (SQLAlchemy's MariaDB dialect)
+_BACKEND_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
 
 
 def default_bundle_dir() -> Path:
@@ -223,7 +224,9 @@ def parse_url(raw: str) -> DbUrl:
     url = DbUrl(
         backend=backend_name,
         driver=driver,
-        scheme=backend_name + written[len(written.partition("+")[0]) :],
+        scheme=written.replace("postgres", "postgresql", 1)
+        if written.partition("+")[0] == "postgres"
+        else written,
         username=unquote(user) if at and user else None,
         password=unquote(password) if at and colon else None,
         host=parts.hostname or None,

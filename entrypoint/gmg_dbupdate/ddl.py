@@ -162,10 +162,11 @@ class BlockerWatch:
 class Guard:
     """The rules every transaction on the migration connection follows (see the module doc)."""
 
-    def __init__(self, connection: Any, fence: Fence, settings: Any) -> None:
+    def __init__(self, connection: Any, fence: Fence, settings: Any, bounded: bool) -> None:
         self.connection = connection
         self.fence = fence
         self.settings = settings
+        self.bounded = bounded  # PostgreSQL: lock and statement timeouts, the block's fence
         self._in_block = False
         self._listeners = (
             ("begin", self._on_begin),
@@ -191,10 +192,12 @@ class Guard:
         return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
     def _on_begin(self, connection: Any) -> None:
-        if self._autocommit(connection):
+        if self._autocommit(connection) and self.bounded:
             self._enter_block(connection)
             return
         self.fence.enter(connection.connection.driver_connection, self.settings.lock_timeout)
+        if not self.bounded:
+            return
         connection.exec_driver_sql(
             f"SET LOCAL lock_timeout = {_ms(self.settings.ddl_lock_timeout)}"
         )
@@ -259,12 +262,24 @@ class Policy:
     """Runs units of work, each in one transaction, retried while their DDL is refused its
     locks. One per Alembic phase; ``close()`` it."""
 
-    def __init__(self, connection: Any, fence: Fence | None, settings: Any, tables: set[str]):
+    def __init__(
+        self,
+        connection: Any,
+        fence: Fence | None,
+        settings: Any,
+        tables: set[str],
+        *,
+        bounded: bool,
+    ) -> None:
+        """``fence``: every transaction is fenced; ``bounded``: and its DDL lock waits bounded
+        and retried (a backend whose waiting DDL stalls the app's queries)."""
         self.connection = connection
         self.settings = settings
         self.tables = sorted(tables)
-        self._guard = Guard(connection, fence, settings).__enter__() if fence else None
-        self._watch = BlockerWatch(connection, settings.ddl_lock_timeout) if fence else None
+        self._guard = Guard(connection, fence, settings, bounded).__enter__() if fence else None
+        self._watch = (
+            BlockerWatch(connection, settings.ddl_lock_timeout) if fence and bounded else None
+        )
 
     def close(self) -> None:
         if self._watch is not None:
@@ -274,7 +289,7 @@ class Policy:
 
     def unit(self, label: str, work: Callable[[Any], T]) -> T:
         """``work(connection)`` in one transaction, committed; retried on ``55P03``."""
-        if self._guard is None:  # SQLite: one writer at a time, no lock queue to protect
+        if self._watch is None:  # no lock queue to protect (SQLite: one writer at a time)
             return self._once(work)
         import tenacity
 

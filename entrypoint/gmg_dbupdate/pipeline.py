@@ -82,6 +82,8 @@ class Job:
                 fence.enter(connection, self.settings.lock_timeout)
             return classify.inspect_state(self.backend, connection, self.bundle)
         finally:
+            if fence is not None:
+                fence.leave(connection)  # before converge's connections take it
             self.backend.end_read(connection)
 
     def pending(self, state: classify.DbState) -> list[dict]:

@@ -27,7 +27,6 @@ from typing import Any
 from . import classify, registry
 from .backends.base import Fence
 from .bootstrap import install
-from .bundle import Bundle
 from .ddl import Policy
 from .facts import read_facts
 from .retired import retire
@@ -51,11 +50,11 @@ def converge(
     that a waiting DDL stalls (``Backend.bounded_ddl``).
     """
     settings, bundle, enabled, backend = job.settings, job.bundle, job.enabled, job.backend
-    guarded = fence if backend.bounded_ddl else None
-    tables = set().union(*bundle.table_names().values()) if guarded is not None else set()
-    policy = Policy(connection, guarded, settings, tables)
+    bounded = backend.bounded_ddl and fence is not None
+    tables = set().union(*bundle.table_names().values()) if bounded else set()
+    policy = Policy(connection, fence, settings, tables, bounded=bounded)
     try:
-        if _modes(bundle, enabled) == {"run"}:
+        if _modes(job) == {"run"}:
 
             def whole(c):
                 current, handed, gone = state, [], []
@@ -71,9 +70,18 @@ def converge(
         policy.close()
 
 
-def _modes(bundle: Bundle, enabled: tuple[str, ...]) -> set[str]:
-    names = [bundle.core.name, *enabled]
-    return {bundle.manifest.transaction} | {bundle.manifest.transaction_of(n) for n in names}
+def mode_of(job: Any, component: str | None = None) -> str:
+    """The component's transaction mode (the bundle's default for None); always ``revision``
+    where DDL is not transactional: each revision then commits with its version row."""
+    if not job.backend.transactional_ddl:
+        return "revision"
+    manifest = job.bundle.manifest
+    return manifest.transaction if component is None else manifest.transaction_of(component)
+
+
+def _modes(job: Any) -> set[str]:
+    names = [job.bundle.core.name, *job.enabled]
+    return {mode_of(job)} | {mode_of(job, n) for n in names}
 
 
 def _split(policy: Policy, job: Any, state, hand_over):
@@ -119,7 +127,7 @@ def _split(policy: Policy, job: Any, state, hand_over):
         applied.extend(policy.unit(", ".join(names) or "install", work))
 
     for name in behind:
-        mode = bundle.manifest.transaction_of(name)
+        mode = mode_of(job, name)
         if mode == "run":
             group.append(name)
             continue
@@ -130,9 +138,9 @@ def _split(policy: Policy, job: Any, state, hand_over):
         else:  # one revision per transaction, until none is left
             while step := policy.unit(name, lambda c, n=name: upgrade(c, bundle, [n], limit=1)):
                 applied.extend(step)
-    if missing and bundle.manifest.transaction == "run" or group:
-        flush(with_missing=bool(missing) and bundle.manifest.transaction == "run")
-    if missing and bundle.manifest.transaction != "run":
+    if missing and mode_of(job) == "run" or group:
+        flush(with_missing=bool(missing) and mode_of(job) == "run")
+    if missing and mode_of(job) != "run":
         policy.unit("install", lambda c: install_missing(c, job, missing))
     return handed, gone, [c.name for c in missing], applied
 

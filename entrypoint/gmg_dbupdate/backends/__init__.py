@@ -22,6 +22,7 @@ __all__ = [
 _CLASSES = {
     "postgresql": "postgresql:PostgresBackend",
     "sqlite": "sqlite:SqliteBackend",
+    "mysql": "mysql:MySQLBackend",
 }
 
 

@@ -39,6 +39,8 @@ class Fence(Protocol):
 
     def confirm(self, connection: Any) -> None: ...
 
+    def leave(self, connection: Any) -> None: ...
+
     def for_child(self) -> dict: ...
 
 
@@ -62,6 +64,8 @@ class Backend:
     batch_alter: ClassVar[bool] = False
     # a DDL waiting for its lock stalls every later query on the table: bound and retry it
     bounded_ddl: ClassVar[bool] = False
+    # DDL inside a transaction rolls back with it (else each revision commits on its own)
+    transactional_ddl: ClassVar[bool] = True
 
     def __init__(self, url: DbUrl, *, connect_timeout: float) -> None:
         self.url = url
@@ -143,11 +147,14 @@ class Backend:
         from ..interrupts import refuse_after_signal
 
         engine = create_engine(
-            self.url.sqlalchemy(), poolclass=NullPool, connect_args=self.engine_connect_args()
+            self.sqlalchemy_url(), poolclass=NullPool, connect_args=self.engine_connect_args()
         )
         self.configure_engine(engine)
         event.listen(engine, "before_cursor_execute", refuse_after_signal)
         return engine
+
+    def sqlalchemy_url(self) -> Any:
+        return self.url.sqlalchemy()
 
     def engine_connect_args(self) -> dict:
         return {}

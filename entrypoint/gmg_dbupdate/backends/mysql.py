@@ -46,10 +46,18 @@ import hashlib
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, LockLost, LockTimeout
+from .base import (
+    AUTH,
+    MISSING_DATABASE,
+    OTHER,
+    PERMISSION,
+    TRANSIENT,
+    Backend,
+    runner_name,
+)
 
 # Seconds the server waits for a word from an idle lock connection before ending it (and so
 # freeing the lock); the lock connection pings every _LOCK_PING_S.
@@ -112,19 +120,6 @@ _QUERY_KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class Url:
-    """The attributes a backend reads from the parsed URL (the engine's parser has the same)."""
-
-    scheme: str
-    username: str | None
-    password: str | None
-    host: str | None
-    port: int | None
-    database: str | None
-    query: dict
-
-
 def _flag(key: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -134,21 +129,17 @@ def _flag(key: str, value: str) -> bool:
     raise ConfigError(f"database URL: {key}={value!r} is not a boolean")
 
 
-class MySQLBackend:
+class MySQLBackend(Backend):
     name = "mysql"
-    schemes = ("mysql+pymysql", "mariadb+pymysql", "mysql", "mariadb")
+    # DDL commits implicitly: each revision commits with its version row (transactions.py)
+    transactional_ddl = False
 
-    def __init__(self, url: Any, *, runner: str, connect_timeout: float) -> None:
-        if url.scheme not in self.schemes:
-            raise ConfigError(
-                f"database URL: scheme {url.scheme!r} is not one of {', '.join(self.schemes)}"
-            )
-        self.url = url
-        self.runner = runner
-        self.connect_timeout = connect_timeout
+    def __init__(self, url: Any, *, connect_timeout: float) -> None:
+        super().__init__(url, connect_timeout=connect_timeout)
+        self.runner = runner_name()
         self.dialect = url.scheme.split("+", 1)[0]  # "mysql" or "mariadb"
         self._options: dict[str, Any] = {"charset": "utf8mb4"}
-        for key, value in (url.query or {}).items():
+        for key, value in url.params.items():
             kind = _QUERY_KEYS.get(key)
             if kind is None:
                 raise ConfigError(
@@ -197,45 +188,42 @@ class MySQLBackend:
 
     # --- errors -------------------------------------------------------------------------
 
-    def classify_error(self, exc: BaseException) -> str | None:
-        """``None`` if ``exc`` is not PyMySQL's; else transient / auth / missing_database /
-        permission / other."""
+    @classmethod
+    def error_kind(cls, exc: BaseException) -> str | None:
+        """``None`` if ``exc`` is not PyMySQL's; else ``TRANSIENT`` … ``OTHER``."""
         pymysql = sys.modules.get("pymysql")
         orig = getattr(exc, "orig", exc)  # SQLAlchemy wraps the driver's error
         if pymysql is None or not isinstance(orig, pymysql.err.Error):
             return None
         code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
         if code in _MISSING_DATABASE:
-            return "missing_database"
+            return MISSING_DATABASE
         if code in _AUTH:
-            return "auth"
+            return AUTH
         if code in _PERMISSION:
-            return "permission"
+            return PERMISSION
         if code in _TRANSIENT:
-            return "transient"
-        return "other"
+            return TRANSIENT
+        return OTHER
 
     # --- names and facts ----------------------------------------------------------------
 
-    @staticmethod
-    def quote(name: str) -> str:
+    def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
-    @staticmethod
-    def table_names(cursor: Any) -> set[str]:
+    def table_names(self, cursor: Any) -> set[str]:
         cursor.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
         )
         return {row[0] for row in cursor.fetchall()}
 
-    @staticmethod
-    def columns(cursor: Any, schema: str | None, table: str) -> set[str] | None:
+    def columns(self, cursor: Any, table: Any) -> set[str] | None:
         """The table's column names, ``None`` if there is no such table (every table has a
-        column). ``schema`` is a MySQL database; ``None`` means the connection's."""
+        column). A schema is a MySQL database; ``None`` means the connection's."""
         cursor.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
-            (schema, table),
+            (table.schema, table.name),
         )
         names = {row[0] for row in cursor.fetchall()}
         return names or None
@@ -290,6 +278,9 @@ class MySQLBackend:
                 query[key] = "true" if self._options[key] else "false"
         return query
 
+    def legacy_connection(self) -> dict:
+        return {"url": self.legacy_url(), "connect_args": {}}
+
     def sqlalchemy_url(self, *, dialect: str | None = None):
         from sqlalchemy.engine import URL
 
@@ -304,7 +295,8 @@ class MySQLBackend:
         )
 
     def configure_engine(self, engine: Any) -> None:
-        """Name the engine's connections, bound their connect time and idle timeout."""
+        """Name the engine's connections, bound their connect time and idle timeout; the
+        session's SQL mode strict (ANSI_QUOTES off: Alembic quotes with backticks)."""
         from sqlalchemy import event
 
         backend = self

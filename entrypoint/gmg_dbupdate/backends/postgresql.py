@@ -281,6 +281,9 @@ class Fence:
             cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
         self.confirm(connection)
 
+    def leave(self, connection: Any) -> None:
+        """Nothing to do: the fence is a transaction lock, gone with the transaction."""
+
     def confirm(self, connection: Any) -> None:
         """Raise ``LockLost`` unless this runner's lock session still holds the lock."""
         with closing_cursor(connection) as cursor:
