@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from gmg_dbupdate import config, errors
-from gmg_dbupdate.logs import add_secret, scrub
+from gmg_dbupdate.logs import add_secret, add_secrets, scrub
+from gmg_dbupdate.state import STATE, reset
 from gmg_dbupdate.wait import classify_connect_error
 
 
@@ -109,7 +110,7 @@ def test_scrub_masks_any_url_shaped_text(text, masked):
 
 
 def test_a_known_secret_is_masked_as_a_whole_token_only(monkeypatch):
-    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    monkeypatch.setattr(STATE, "secrets", set())
     add_secret("postgres")
     add_secret("p/w")
     assert scrub("postgresql://postgres@h/postgres") == "postgresql://***@h/***"
@@ -197,23 +198,24 @@ def test_light_json_lines_match_structlogs(capsys, monkeypatch):
 
     from gmg_dbupdate import logs
 
-    monkeypatch.setattr(logs, "_secrets", {"s3cret"})
-    monkeypatch.setattr(logs, "_active", [])
-    monkeypatch.setattr(logs, "_settings", dict(logs._settings))
+    reset()
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
     fields = {"url": "postgresql://u:s3cret@h/db", "n": 3, "x": 1.5, "l": ["a", None], "o": {1, 2}}
     lines = []
     for active in (False, True):
+        reset()
+        monkeypatch.setattr(STATE, "structlog_loaded", False)  # the light writer first
         logs.configure("json", "info")
+        logs.add_secret("s3cret")
         if active:
             logs.activate()
         logs.get_logger().info("some.event", **fields)
         logs.get_logger().debug("hidden.event", n=1)  # below the level: nothing written
         logs.get_logger().warning("other.event", nested={"k": "s3cret"})
         lines.append(capsys.readouterr().err.splitlines())
-    logs._active.clear()
+    reset()
     structlog.reset_defaults()  # activate() pointed structlog at this test's captured stream
     light, full = ([json.loads(line) for line in batch] for batch in lines)
     assert len(light) == len(full) == 2
@@ -261,7 +263,7 @@ def test_ambiguous_userinfo_leaves_the_light_path_and_is_masked():
 
 
 def test_query_string_secrets_are_handed_to_the_scrubber(monkeypatch):
-    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    monkeypatch.setattr(STATE, "secrets", set())
     url = "postgresql://u@h/db?sslmode=require&password=Plain1&sslpassword=Plain2&passfile=/p"
-    config.resolve({"database_url": url}, {}).hide_secrets()
+    add_secrets(config.resolve({"database_url": url}, {}).secrets)
     assert scrub("echoed: Plain1 and Plain2, file /p") == "echoed: *** and ***, file /p"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .appconfig import read_app_config
 from .errors import ConfigError
-from .logs import add_secret, scrub
+from .logs import scrub
 
 if TYPE_CHECKING:  # SQLAlchemy is imported only once a URL is parsed (not on the fast path)
     from sqlalchemy.engine import URL
@@ -23,6 +25,8 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
 SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg2",)}
+# The userinfo as SQLAlchemy's make_url reads it: the password ends at the first @.
+_SQLALCHEMY_USERINFO = re.compile(r"[\w+]+://[^:/]*:(?P<password>[^@]*)@")
 
 
 def default_bundle_dir() -> Path:
@@ -52,13 +56,27 @@ class Settings:
         url = parse_url(self.url_text)
         return url if self.password_override is None else url.set(password=self.password_override)
 
-    def hide_secrets(self) -> None:
-        """Hand every secret the URL carries to the log scrubber, as a whole token."""
-        add_secret(self.url.password)
-        for key, value in self.url.query.items():
-            if key in SECRET_PARAMS:
-                for secret in (value,) if isinstance(value, str) else value:
-                    add_secret(secret)
+    def check_url(self) -> None:
+        """Parse (and so validate) the URL now, not at its first use."""
+        self.url  # noqa: B018
+
+    @cached_property
+    def secrets(self) -> frozenset[str]:
+        """Every secret these settings carry, for the masker: the password file's, the URL's
+        password and its secret query parameters. Read from the text, without SQLAlchemy (a
+        no-op run never loads it), and as both SQLAlchemy and libpq read an ambiguous
+        userinfo (``u:pa@ss@host``)."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        text = self.url_text.strip()
+        found = {self.password_override}
+        if userinfo := _SQLALCHEMY_USERINFO.match(text):
+            found.add(unquote(userinfo["password"]))
+        with contextlib.suppress(ValueError):  # not URL-shaped enough: parse_url refuses it
+            found.add(unquote(urlsplit(text).password or ""))
+        query = text.partition("?")[2]
+        found.update(value for key, value in parse_qsl(query) if key in SECRET_PARAMS)
+        return frozenset(secret for secret in found if secret)
 
     @property
     def backend(self) -> str:
@@ -97,6 +115,17 @@ def _pick(args: Mapping[str, object], key: str, env: Mapping[str, str], var: str
     if value is None:
         value = env.get(var) or None
     return None if value is None else str(value)
+
+
+def log_choice(args: Mapping[str, object], env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Log format and level: flag, then environment, then default; a bad value is a 64."""
+    env = os.environ if env is None else env
+    log_format = _pick(args, "log_format", env, "GMG_LOG_FORMAT")
+    log_level = _pick(args, "log_level", env, "GMG_LOG_LEVEL")
+    return (
+        _choice(log_format, "json", LOG_FORMATS, "log format"),
+        _choice(log_level, "info", LOG_LEVELS, "log level"),
+    )
 
 
 def parse_url(raw: str) -> URL:
@@ -157,6 +186,13 @@ def resolve(
 
     bundle = args.get("migrations") or env.get("GMG_MIGRATIONS") or default_bundle_dir()
     plugins = _pick(args, "plugins", env, "GMG_PLUGINS")
+    wait_timeout = _timeout(
+        _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"), DEFAULT_WAIT_TIMEOUT, "wait timeout"
+    )
+    lock_timeout = _timeout(
+        _pick(args, "lock_timeout", env, "GMG_LOCK_TIMEOUT"), DEFAULT_LOCK_TIMEOUT, "lock timeout"
+    )
+    log_format, log_level = log_choice(args, env)
 
     settings = Settings(
         url_text=str(raw_url),
@@ -164,22 +200,10 @@ def resolve(
         bundle_dir=Path(str(bundle)),
         plugins=None if plugins is None else str(plugins),
         app_plugins=None if app is None else app.plugins,
-        wait_timeout=_timeout(
-            _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"),
-            DEFAULT_WAIT_TIMEOUT,
-            "wait timeout",
-        ),
-        lock_timeout=_timeout(
-            _pick(args, "lock_timeout", env, "GMG_LOCK_TIMEOUT"),
-            DEFAULT_LOCK_TIMEOUT,
-            "lock timeout",
-        ),
-        log_format=_choice(
-            _pick(args, "log_format", env, "GMG_LOG_FORMAT"), "json", LOG_FORMATS, "log format"
-        ),
-        log_level=_choice(
-            _pick(args, "log_level", env, "GMG_LOG_LEVEL"), "info", LOG_LEVELS, "log level"
-        ),
+        wait_timeout=wait_timeout,
+        lock_timeout=lock_timeout,
+        log_format=log_format,
+        log_level=log_level,
     )
     if parse:
         settings.url  # noqa: B018 - a malformed URL is refused before anything else

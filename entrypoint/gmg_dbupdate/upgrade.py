@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from .bundle import Bundle
-from .errors import Interrupted, MigrationFailed
+from .errors import MigrationFailed
 from .logs import get_logger
 
 
@@ -49,8 +49,6 @@ def upgrade(connection: Connection, bundle: Bundle, components: list[str]) -> li
     try:
         with EnvironmentContext(cfg, script, fn=steps, destination_rev=targets):
             script.run_env()
-    except Interrupted:
-        raise
     except Exception as exc:
         revision, path = _failing_revision(bundle, exc)
         component = bundle.branches.owner.get(revision or "", ", ".join(components))
