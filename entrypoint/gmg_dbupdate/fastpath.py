@@ -177,7 +177,7 @@ def run(settings: Settings) -> dict | None:
             light.fence = lock.fence()
             from .pipeline import run as full_run
 
-            settings.hide_secrets()
+            settings.check_url()
             return full_run(settings, light=light)
 
 
