@@ -179,6 +179,19 @@ def _in_this_process(args: list[str], env: dict, cwd: Path | None, timeout: floa
     return code, stdout.getvalue(), stderr.getvalue()
 
 
+def slow_except(params: list, *kept: int) -> list:
+    """A matrix whose cases at the ``kept`` positions run in the fast inner loop
+    (``./dev test -m "not slow"``); the others are marked ``slow`` (the whole suite runs all)."""
+    keep = {i % len(params) for i in kept}
+    marked = []
+    for i, param in enumerate(params):
+        if not isinstance(param, type(pytest.param(None))):
+            param = pytest.param(param)
+        marks = param.marks if i in keep else (*param.marks, pytest.mark.slow)
+        marked.append(pytest.param(*param.values, marks=marks, id=param.id))
+    return marked
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 

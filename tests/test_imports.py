@@ -180,6 +180,7 @@ def test_the_backend_scan_sees_each_kind_of_comparison(tmp_path):
     assert [line for line, _text in _backend_comparisons(source)] == [2, 3, 4, 6]
 
 
+@pytest.mark.slow  # three processes each; test_fastpath's keeps one no-op in the fast loop
 @pytest.mark.parametrize(
     "verb", [("dbupdate",), ("dbupdate", "--check"), ("dbcheck",)], ids=" ".join
 )
