@@ -267,3 +267,40 @@ def test_query_string_secrets_are_handed_to_the_scrubber(monkeypatch):
     url = "postgresql://u@h/db?sslmode=require&password=Plain1&sslpassword=Plain2&passfile=/p"
     add_secrets(config.resolve({"database_url": url}, {}).secrets)
     assert scrub("echoed: Plain1 and Plain2, file /p") == "echoed: *** and ***, file /p"
+
+
+def test_settings_own_their_secrets(tmp_path):
+    (tmp_path / "pw").write_text("From-File\n")
+    settings = config.resolve(
+        {"database_url": "postgresql://u:pa%40ss@h/db?sslpassword=Key-Pw&password=Q-Pw"},
+        {"DATABASE_PASSWORD_FILE": str(tmp_path / "pw")},
+        parse=False,
+    )
+    assert settings.secrets == {"From-File", "pa@ss", "Key-Pw", "Q-Pw"}
+    # an unencoded @ in the password: SQLAlchemy's reading and libpq's, both masked
+    ambiguous = config.resolve({"database_url": "postgresql://u:pa@ss@h/db"}, {}, parse=False)
+    assert ambiguous.secrets == {"pa", "pa@ss"}
+    assert config.resolve({"database_url": "sqlite:///x.db"}, {}, parse=False).secrets == set()
+
+
+def test_main_runs_again_in_the_same_process_from_a_clean_state(tmp_path):
+    """What one run leaves (a signal, a secret, console logging, its handlers) is not the
+    next run's: ``main()`` starts from a clean state and puts the signal handlers back."""
+    import signal
+
+    from conftest import run_gmg
+    from gmg_dbupdate import interrupts
+
+    url = f"sqlite:///{tmp_path / 'mediagoblin.db'}"
+    handlers = {signum: signal.getsignal(signum) for signum in interrupts.STOP_SIGNALS}
+    console = run_gmg("dbupdate", "--database-url", url, "--log-format", "console", json_logs=False)
+    assert console.code == 0 and "dbupdate.done" in console.stderr
+    assert not console.stderr.lstrip().startswith("{")
+    assert {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS} == handlers
+
+    STATE.received.append(signal.SIGTERM)  # as if the last run had been stopped
+    STATE.secrets.add("dbupdate")  # and had masked a word of this run's events
+    again = run_gmg("dbupdate", "--database-url", url)  # JSON lines again, checked
+    assert again.code == 0 and again.last["changed"] is False
+    assert again.last["event"] == "dbupdate.done"
+    assert {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS} == handlers
