@@ -264,7 +264,8 @@ def repository_ids() -> dict[str, str]:
 # --- (a) every legacy version ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("versions", slow_except(_legacy_cases(), -1))
+@pytest.mark.slow  # the fast loop walks legacy histories in the tests below
+@pytest.mark.parametrize("versions", _legacy_cases())
 def test_legacy_database_converges(versions, db_url, reference):
     build_legacy_db(db_url, versions)
     era = Era(legacy=dict(versions))
