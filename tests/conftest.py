@@ -1,16 +1,24 @@
 """Fixtures: a real PostgreSQL (throwaway cluster or TEST_DATABASE_URL) and real SQLite files.
 
-Every test talks to the job through the same ``gmg`` console script an operator runs.
+Every test talks to the job through the command line an operator uses: ``run_gmg`` calls
+``gmg_dbupdate.cli.main(argv)`` in this process, with the environment, working directory and
+output streams a ``gmg`` process would have (the database is as real, the legacy runtime is
+still a child process); ``run_gmg(..., process=True)``, ``Job`` and ``crowd`` start the ``gmg``
+console script itself, for what only a process shows: signals, killing, crowds of runners,
+what is imported, how the process exits. ``TEST_GMG_PROCESS=1`` starts a process for every run.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import io
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,32 +89,108 @@ def run_gmg(
     timeout: float = 120,
     secrets: tuple[str, ...] = (PASSWORD,),
     json_logs: bool = True,
+    process: bool = False,
 ) -> Result:
+    """One ``gmg ARGS`` run, checked as the contract wants: no password in its output, one
+    JSON event per stderr line, the last one ``dbupdate.done`` or ``dbupdate.failed``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
     full_env["GMG_MIGRATIONS"] = str(BUNDLE)  # tests never depend on the shipped bundle
     full_env.update(env or {})
     started = time.monotonic()
     _RUNS.append(None)
-    proc = subprocess.run(
-        [GMG, *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    result = Result(proc.returncode, proc.stdout, proc.stderr, elapsed=time.monotonic() - started)
+    run = _in_a_process if process or _EVERY_RUN_A_PROCESS else _in_this_process
+    code, stdout, stderr = run(list(args), full_env, cwd, timeout)
+    result = Result(code, stdout, stderr, elapsed=time.monotonic() - started)
     for secret in secrets:
-        assert secret not in proc.stdout and secret not in proc.stderr, "password leaked"
+        assert secret not in stdout and secret not in stderr, "password leaked"
     _RUNS[-1] = result
     if json_logs:
-        result.events = parse_events(proc.stderr)
+        result.events = parse_events(stderr)
         assert result.events, result
         assert result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
         if result.last["event"] == "dbupdate.failed":
             assert result.last["exit_code"] == result.code, result
     return result
+
+
+_EVERY_RUN_A_PROCESS = os.environ.get("TEST_GMG_PROCESS") == "1"
+
+
+def _in_a_process(args: list[str], env: dict, cwd: Path | None, timeout: float):
+    proc = subprocess.run(
+        [GMG, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+# The warning filters a fresh interpreter starts with (pytest's own apply while a test runs).
+_STARTUP_WARNING_FILTERS = (
+    ("default", DeprecationWarning, "__main__"),
+    ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""),
+    ("ignore", ImportWarning, ""),
+    ("ignore", ResourceWarning, ""),
+)
+
+
+def _warn_on_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _in_this_process(args: list[str], env: dict, cwd: Path | None, timeout: float):
+    """``cli.main(args)`` as the console script would run it: this environment and working
+    directory, its own stdout and stderr, Python's default warning filters (a warning is
+    printed, and breaks the JSON lines, as in a process). Everything is put back after."""
+    from gmg_dbupdate import cli
+    from gmg_dbupdate.state import reset
+
+    saved_env, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdout, sys.stderr)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    # A run that hangs ends the test worker with every thread's traceback, as the subprocess
+    # timeout would end the run.
+    faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdout, sys.stderr = stdout, stderr
+        with warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in reversed(_STARTUP_WARNING_FILTERS):
+                warnings.filterwarnings(action, category=category, module=module)
+            warnings.showwarning = _warn_on_stderr
+            try:
+                code = cli.main(args)
+            except SystemExit as exc:  # argparse's --help
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        reset()  # nothing of the run (its log handler on this stderr, say) outlives it
+        sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def slow_except(params: list, *kept: int) -> list:
+    """A matrix whose cases at the ``kept`` positions run in the fast inner loop
+    (``./dev test -m "not slow"``); the others are marked ``slow`` (the whole suite runs all)."""
+    keep = {i % len(params) for i in kept}
+    marked = []
+    for i, param in enumerate(params):
+        if not isinstance(param, type(pytest.param(None))):
+            param = pytest.param(param)
+        marks = param.marks if i in keep else (*param.marks, pytest.mark.slow)
+        marked.append(pytest.param(*param.values, marks=marks, id=param.id))
+    return marked
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from conftest import (
     query,
     run_gmg,
     schema_of,
+    slow_except,
     version_rows,
 )
 from gmg_dbupdate.bundle import Bundle
@@ -142,7 +143,7 @@ def backend_of(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgresql"
 
 
-@pytest.mark.parametrize(("component", "revision"), list(_older_revisions()))
+@pytest.mark.parametrize(("component", "revision"), slow_except(list(_older_revisions()), 0))
 def test_upgrade_from_every_older_revision_equals_fresh_bootstrap(
     component, revision, db_url, fresh_schema
 ):

@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 
 import mediagoblin_dbs as mg
 import oracle
+from conftest import slow_except
 from oracle import sqlite_path
 
 CORE_REVISIONS = ["52bf0ccbedc1", "101510e3a713", "8429e33fdf7", "4066b9f8b84a", "3145accb8fe3"]
@@ -124,7 +125,7 @@ def set_core_revision(url: str, revision: str) -> None:
 # --- the oracle itself ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", mg.STATES)
+@pytest.mark.parametrize("state", slow_except(list(mg.STATES), 0))
 def test_oracle_reproduces_the_shared_fingerprints(db_url, state):
     mg.load_state(db_url, state)
     backend = mg.backend_of(db_url)
@@ -267,7 +268,7 @@ def test_v090_fresh_upgrades_to_head_fresh_keeping_rows(db_url):
     assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
-@pytest.mark.parametrize("revision", CORE_REVISIONS)
+@pytest.mark.parametrize("revision", slow_except(list(CORE_REVISIONS), 0))
 def test_from_each_core_revision(db_url, revision):
     mg.load_state(db_url, "v090_fresh")
     mg.add_sample_rows(db_url, "v090_fresh")
@@ -296,7 +297,7 @@ def test_head_fresh_upgrade_changes_nothing(db_url):
     assert mg.sample_rows(db_url) == mg.EXPECTED_SAMPLE
 
 
-@pytest.mark.parametrize("plugin", [c["name"] for c in mg.components()[1:]])
+@pytest.mark.parametrize("plugin", slow_except([c["name"] for c in mg.components()[1:]], 0))
 def test_plugin_missing_from_a_v090_database_is_created_late(db_url, plugin):
     """A 0.9.0 database that never had the plugin: its tables and row are absent."""
     mg.load_state(db_url, "v090_fresh")

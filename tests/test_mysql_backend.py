@@ -8,34 +8,26 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 import pytest
 
 import mariadbserver
-from gmg_dbupdate.backends.mysql import MySQLBackend, Url
+from gmg_dbupdate import config
+from gmg_dbupdate.backends.mysql import MySQLBackend
 from gmg_dbupdate.errors import ConfigError, LockLost, LockTimeout
+from gmg_dbupdate.manifest import TableName
 from legacy_build import legacy_python
 
 
-def parse(url: str) -> Url:
-    parts = urlsplit(url)
-    return Url(
-        scheme=parts.scheme,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        host=parts.hostname,
-        port=parts.port,
-        database=unquote(parts.path.lstrip("/")) or None,
-        query=dict(p.split("=", 1) for p in parts.query.split("&") if p),
-    )
+def parse(url: str):
+    return config.parse_url(url)
 
 
 def backend_for(url: str, runner: str = "gmg-dbupdate:test:1", **changes) -> MySQLBackend:
-    fields = {**parse(url).__dict__, **changes}
-    return MySQLBackend(Url(**fields), runner=runner, connect_timeout=5)
+    return MySQLBackend(replace(parse(url), **changes), runner=runner, connect_timeout=5)
 
 
 def scalar(conn, sql: str, args: tuple = ()):
@@ -99,7 +91,7 @@ def test_readonly_connection_refuses_writes_as_permission(mysql_url):
         with pytest.raises(pymysql.err.Error) as caught, conn.cursor() as cursor:
             cursor.execute("INSERT INTO t VALUES (1)")
         assert caught.value.args[0] == 1792
-        assert backend.classify_error(caught.value) == "permission"
+        assert backend.error_kind(caught.value) == "permission"
     finally:
         conn.close()
 
@@ -109,7 +101,7 @@ def test_wrong_password_is_auth_and_not_echoed(mysql_url):
     with pytest.raises(pymysql.err.Error) as caught:
         backend.connect()
     assert caught.value.args[0] == 1045
-    assert backend.classify_error(caught.value) == "auth"
+    assert backend.error_kind(caught.value) == "auth"
     assert "not-the-Password-9" not in str(caught.value)
 
 
@@ -118,7 +110,7 @@ def test_unknown_database_is_missing_database(mysql_url):
     with pytest.raises(pymysql.err.Error) as caught:
         backend.connect()
     assert caught.value.args[0] == 1049
-    assert backend.classify_error(caught.value) == "missing_database"
+    assert backend.error_kind(caught.value) == "missing_database"
 
 
 def test_closed_port_is_transient(mysql_url):
@@ -128,12 +120,12 @@ def test_closed_port_is_transient(mysql_url):
         backend.connect()
     assert time.monotonic() - started < 5
     assert caught.value.args[0] == 2003
-    assert backend.classify_error(caught.value) == "transient"
+    assert backend.error_kind(caught.value) == "transient"
     unresolvable = backend_for(mysql_url, host="no-such-host.invalid")  # a Service not there yet
     with pytest.raises(pymysql.err.Error) as caught:
         unresolvable.connect()
     assert caught.value.args[0] == 2003
-    assert unresolvable.classify_error(caught.value) == "transient"
+    assert unresolvable.error_kind(caught.value) == "transient"
 
 
 def test_other_errors_and_foreign_exceptions(mysql_url):
@@ -142,18 +134,18 @@ def test_other_errors_and_foreign_exceptions(mysql_url):
     try:
         with pytest.raises(pymysql.err.Error) as caught, conn.cursor() as cursor:
             cursor.execute("SELEC 1")
-        assert backend.classify_error(caught.value) == "other"
+        assert backend.error_kind(caught.value) == "other"
     finally:
         conn.close()
-    assert backend.classify_error(ValueError("x")) is None
-    assert backend.classify_error(OSError("refused")) is None
+    assert backend.error_kind(ValueError("x")) is None
+    assert backend.error_kind(OSError("refused")) is None
 
 
 def test_url_checks_and_aliases(mysql_url):
     with pytest.raises(ConfigError, match="unknown option 'sslmode'"):
-        backend_for(mysql_url, query={"sslmode": "require"})
-    with pytest.raises(ConfigError, match="not one of"):
-        backend_for(mysql_url, scheme="mysql+mysqldb")
+        backend_for(mysql_url, query=(("sslmode", "require"),))
+    with pytest.raises(ConfigError, match="unsupported driver 'mysqldb'"):
+        parse(mysql_url.replace("mysql+pymysql", "mysql+mysqldb", 1))
     with pytest.raises(ConfigError, match="needs a database name"):
         backend_for(mysql_url, database=None)
     alias = backend_for(mysql_url, scheme="mysql")
@@ -178,10 +170,10 @@ def test_quote_table_names_and_columns(mysql_url):
             )
             cursor.execute("CREATE TABLE plain (x INT)")
             assert backend.table_names(cursor) == {odd, "plain"}
-            assert backend.columns(cursor, None, odd) == {"id", "a`b"}
-            assert backend.columns(cursor, parse(mysql_url).database, "plain") == {"x"}
-            assert backend.columns(cursor, None, "absent") is None
-            assert backend.columns(cursor, "mysql", "plain") is None
+            assert backend.columns(cursor, TableName(odd)) == {"id", "a`b"}
+            assert backend.columns(cursor, TableName("plain", parse(mysql_url).database)) == {"x"}
+            assert backend.columns(cursor, TableName("absent")) is None
+            assert backend.columns(cursor, TableName("plain", "mysql")) is None
     finally:
         conn.close()
     assert backend.quote("a`b") == "`a``b`"
@@ -270,7 +262,7 @@ def test_fence_detects_a_killed_lock_connection_and_the_successor_evicts_idle_wo
         fence_b.confirm(work_b)
         with pytest.raises(pymysql.err.OperationalError) as gone, work_a.cursor() as cursor:
             cursor.execute("SELECT 1")
-        assert a.classify_error(gone.value) == "transient"
+        assert a.error_kind(gone.value) == "transient"
         # A's uncommitted row was rolled back with its connection
         assert scalar(work_b, "SELECT COUNT(*) FROM t") == 0
         assert lock_a.release() is False
@@ -386,7 +378,7 @@ def test_too_many_connections_is_transient(mysql_url, admin):
             with pytest.raises(pymysql.err.Error) as caught:
                 backend.connect()
             assert caught.value.args[0] == 1226  # the account's limit (1203: the server's)
-            assert backend.classify_error(caught.value) == "transient"
+            assert backend.error_kind(caught.value) == "transient"
         finally:
             first.close()
     finally:

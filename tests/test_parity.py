@@ -35,6 +35,7 @@ from conftest import (
     heads,
     query,
     run_gmg,
+    slow_except,
     version_rows,
 )
 from eras import HANDOFF, Era, assert_survived, seed
@@ -263,6 +264,7 @@ def repository_ids() -> dict[str, str]:
 # --- (a) every legacy version ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # the fast loop walks legacy histories in the tests below
 @pytest.mark.parametrize("versions", _legacy_cases())
 def test_legacy_database_converges(versions, db_url, reference):
     build_legacy_db(db_url, versions)
@@ -315,6 +317,7 @@ def test_second_run_after_handoff_is_a_no_op(db_url):
     assert strict_schema(db_url) == before
 
 
+@pytest.mark.slow
 def test_disabled_legacy_plugin_waits_then_catches_up(db_url, reference):
     """A legacy plugin left out of ``--plugins`` keeps its legacy version; enabled, it walks on."""
     plugin = next(name for name in LEGACY if name != CORE)
@@ -339,7 +342,7 @@ def test_disabled_legacy_plugin_waits_then_catches_up(db_url, reference):
 # --- (b) every Alembic revision of every branch ----------------------------------------------
 
 
-@pytest.mark.parametrize("targets", _alembic_cases())
+@pytest.mark.parametrize("targets", slow_except(_alembic_cases(), 0))
 def test_alembic_database_converges(targets, db_url, reference):
     era = build_alembic_db(db_url, targets)
     seed(db_url, era)
@@ -357,7 +360,7 @@ def test_alembic_database_converges(targets, db_url, reference):
 # --- (c) each plugin enabled late ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("plugin", "targets"), _late_cases())
+@pytest.mark.parametrize(("plugin", "targets"), slow_except(_late_cases(), 0))
 def test_plugin_enabled_late_converges(plugin, targets, db_url, reference):
     era = build_alembic_db(db_url, targets)
     assert not era.has(base_of(plugin))
@@ -453,7 +456,7 @@ def all_rows(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("versions", _handoff_cases())
+@pytest.mark.parametrize("versions", slow_except(_handoff_cases(), 0))
 def test_handoff_version_equals_its_alembic_revision(versions, db_url, twin_url):
     build_legacy_db(db_url, versions)
     build_alembic_db(twin_url, [HANDOFF[name][v] for name, v in versions.items()])

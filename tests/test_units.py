@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from gmg_dbupdate import config, errors
-from gmg_dbupdate.logs import add_secret, scrub
+from gmg_dbupdate.logs import add_secret, add_secrets, scrub
+from gmg_dbupdate.state import STATE, reset
 from gmg_dbupdate.wait import classify_connect_error
 
 
@@ -119,7 +120,7 @@ def test_scrub_masks_any_url_shaped_text(text, masked):
 
 
 def test_a_known_secret_is_masked_as_a_whole_token_only(monkeypatch):
-    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    monkeypatch.setattr(STATE, "secrets", set())
     add_secret("postgres")
     add_secret("p/w")
     assert scrub("postgresql://postgres@h/postgres") == "postgresql://***@h/***"
@@ -207,23 +208,24 @@ def test_light_json_lines_match_structlogs(capsys, monkeypatch):
 
     from gmg_dbupdate import logs
 
-    monkeypatch.setattr(logs, "_secrets", {"s3cret"})
-    monkeypatch.setattr(logs, "_active", [])
-    monkeypatch.setattr(logs, "_settings", dict(logs._settings))
+    reset()
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
     fields = {"url": "postgresql://u:s3cret@h/db", "n": 3, "x": 1.5, "l": ["a", None], "o": {1, 2}}
     lines = []
     for active in (False, True):
+        reset()
+        monkeypatch.setattr(STATE, "structlog_loaded", False)  # the light writer first
         logs.configure("json", "info")
+        logs.add_secret("s3cret")
         if active:
             logs.activate()
         logs.get_logger().info("some.event", **fields)
         logs.get_logger().debug("hidden.event", n=1)  # below the level: nothing written
         logs.get_logger().warning("other.event", nested={"k": "s3cret"})
         lines.append(capsys.readouterr().err.splitlines())
-    logs._active.clear()
+    reset()
     structlog.reset_defaults()  # activate() pointed structlog at this test's captured stream
     light, full = ([json.loads(line) for line in batch] for batch in lines)
     assert len(light) == len(full) == 2
@@ -300,7 +302,44 @@ def test_bad_urls_are_refused_with_64(url, message):
 
 
 def test_query_string_secrets_are_handed_to_the_scrubber(monkeypatch):
-    monkeypatch.setattr("gmg_dbupdate.logs._secrets", set())
+    monkeypatch.setattr(STATE, "secrets", set())
     url = "postgresql://u@h/db?sslmode=require&password=Plain1&sslpassword=Plain2&passfile=/p"
-    config.resolve({"database_url": url}, {}).hide_secrets()
+    add_secrets(config.resolve({"database_url": url}, {}).secrets)
     assert scrub("echoed: Plain1 and Plain2, file /p") == "echoed: *** and ***, file /p"
+
+
+def test_settings_own_their_secrets(tmp_path):
+    (tmp_path / "pw").write_text("From-File\n")
+    settings = config.resolve(
+        {"database_url": "postgresql://u:pa%40ss@h/db?sslpassword=Key-Pw&password=Q-Pw"},
+        {"DATABASE_PASSWORD_FILE": str(tmp_path / "pw")},
+        parse=False,
+    )
+    assert settings.secrets == {"From-File", "pa@ss", "Key-Pw", "Q-Pw"}
+    # an unencoded @ in the password: SQLAlchemy's reading and libpq's, both masked
+    ambiguous = config.resolve({"database_url": "postgresql://u:pa@ss@h/db"}, {}, parse=False)
+    assert ambiguous.secrets == {"pa", "pa@ss"}
+    assert config.resolve({"database_url": "sqlite:///x.db"}, {}, parse=False).secrets == set()
+
+
+def test_main_runs_again_in_the_same_process_from_a_clean_state(tmp_path):
+    """What one run leaves (a signal, a secret, console logging, its handlers) is not the
+    next run's: ``main()`` starts from a clean state and puts the signal handlers back."""
+    import signal
+
+    from conftest import run_gmg
+    from gmg_dbupdate import interrupts
+
+    url = f"sqlite:///{tmp_path / 'mediagoblin.db'}"
+    handlers = {signum: signal.getsignal(signum) for signum in interrupts.STOP_SIGNALS}
+    console = run_gmg("dbupdate", "--database-url", url, "--log-format", "console", json_logs=False)
+    assert console.code == 0 and "dbupdate.done" in console.stderr
+    assert not console.stderr.lstrip().startswith("{")
+    assert {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS} == handlers
+
+    STATE.received.append(signal.SIGTERM)  # as if the last run had been stopped
+    STATE.secrets.add("dbupdate")  # and had masked a word of this run's events
+    again = run_gmg("dbupdate", "--database-url", url)  # JSON lines again, checked
+    assert again.code == 0 and again.last["changed"] is False
+    assert again.last["event"] == "dbupdate.done"
+    assert {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS} == handlers

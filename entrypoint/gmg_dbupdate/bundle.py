@@ -8,6 +8,7 @@ The manifest's fields (``core``, ``plugins``, ``version_table``, …) read throu
 from __future__ import annotations
 
 import os
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class Bundle:
     def alembic_config(self, url: Any = None, **attributes: Any) -> Any:
         from alembic.config import Config
 
-        cfg = Config()
+        cfg = Config(stdout=sys.stdout)  # Alembic's default is the stdout of its import time
         cfg.set_main_option("script_location", str(ALEMBIC_ENV_DIR))
         cfg.set_main_option("path_separator", "os")
         # every shipped component, enabled or not: a stamped revision must always resolve

@@ -7,12 +7,13 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from . import backends, errors, interrupts
-from .config import LOG_FORMATS, LOG_LEVELS, Settings, resolve
+from .config import LOG_FORMATS, LOG_LEVELS, Settings, log_choice, resolve
 from .errors import ConfigError, DbUpdateError, StateRefused
-from .logs import configure, get_logger, scrub
+from .logs import add_secrets, configure, get_logger, scrub
+from .state import reset
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
@@ -22,17 +23,28 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog}: {message}")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", metavar="URL", help="database URL (env DATABASE_URL)")
-    parser.add_argument("--migrations", metavar="DIR", help="schema bundle (env GMG_MIGRATIONS)")
-    parser.add_argument("--plugins", metavar="A,B", help="enabled plugins, all or none")
-    parser.add_argument("--wait-timeout", metavar="S", help="seconds to wait for the database")
-    parser.add_argument("--lock-timeout", metavar="S", help="seconds to wait for the lock")
-    # issue 15 (ddl.py): bounded DDL lock waits, optional statement timeout
-    parser.add_argument("--ddl-lock-timeout", metavar="S", help="seconds one DDL may queue")
-    parser.add_argument("--statement-timeout", metavar="S", help="per statement (default off)")
-    parser.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
-    parser.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
+def _logging_flags() -> argparse.ArgumentParser:
+    flags = _Parser(add_help=False)
+    flags.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
+    flags.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
+    return flags
+
+
+def _bundle_flag() -> argparse.ArgumentParser:
+    flags = _Parser(add_help=False)
+    flags.add_argument("--migrations", metavar="DIR", help="schema bundle (env GMG_MIGRATIONS)")
+    return flags
+
+
+def _database_flags() -> argparse.ArgumentParser:
+    flags = _Parser(add_help=False)
+    flags.add_argument("--database-url", metavar="URL", help="database URL (env DATABASE_URL)")
+    flags.add_argument("--plugins", metavar="A,B", help="enabled plugins, all or none")
+    flags.add_argument("--wait-timeout", metavar="S", help="seconds to wait for the database")
+    flags.add_argument("--lock-timeout", metavar="S", help="seconds to wait for the lock")
+    flags.add_argument("--ddl-lock-timeout", metavar="S", help="seconds one DDL may queue")
+    flags.add_argument("--statement-timeout", metavar="S", help="per statement (default off)")
+    return flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,60 +56,61 @@ def build_parser() -> argparse.ArgumentParser:
         help="the app's config file (mediagoblin.ini): URL and plugins (env GMG_CONFIG)",
     )
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    common = [_database_flags(), _bundle_flag(), _logging_flags()]
 
-    dbupdate = verbs.add_parser("dbupdate", help="bring the schema to the current state")
-    _common(dbupdate)
+    dbupdate = verbs.add_parser(
+        "dbupdate", parents=common, help="bring the schema to the current state"
+    )
     dbupdate.add_argument(
         "--check", action="store_true", help="read-only: exit 0 if current, 1 if pending"
     )
+    dbupdate.set_defaults(run=_dbupdate)
 
-    dbcheck = verbs.add_parser("dbcheck", help="read-only: is the schema current? (for app pods)")
-    _common(dbcheck)
+    dbcheck = verbs.add_parser(
+        "dbcheck", parents=common, help="read-only: is the schema current? (for app pods)"
+    )
     dbcheck.add_argument(
         "--wait",
         action="store_true",
         help="poll until the schema is current (exit 0), 69 at --wait-timeout",
     )
+    dbcheck.set_defaults(run=_dbcheck)
 
-    dbverify = verbs.add_parser("dbverify", help="compare the live schema with the models")
-    _common(dbverify)
+    dbverify = verbs.add_parser(
+        "dbverify", parents=common, help="compare the live schema with the models"
+    )
+    dbverify.set_defaults(run=_dbverify)
 
     index = verbs.add_parser(
-        "bundle-index", help="write the bundle's index (lets a no-op run skip loading scripts)"
+        "bundle-index",
+        parents=[_bundle_flag(), _logging_flags()],
+        help="write the bundle's index (lets a no-op run skip loading scripts)",
     )
-    index.add_argument("--migrations", metavar="DIR", help="schema bundle (env GMG_MIGRATIONS)")
-    index.add_argument("--log-format", metavar="|".join(LOG_FORMATS))
-    index.add_argument("--log-level", metavar="|".join(LOG_LEVELS))
+    index.set_defaults(run=_bundle_index)
 
     alembic = verbs.add_parser(
-        "alembic", help="Alembic's CLI over the bundle (heads, history, current, revision…)"
+        "alembic",
+        parents=common,
+        help="Alembic's CLI over the bundle (heads, history, current, revision…)",
     )
-    _common(alembic)
     alembic.add_argument(
         "--with-plugins",
         action="store_true",
         help="load plugin models into the target metadata (for revision --autogenerate)",
     )
     alembic.add_argument("alembic_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    alembic.set_defaults(run=_alembic)
     return parser
 
 
-def _early_logging(argv: Sequence[str]) -> None:
-    """Log format and level are needed before anything else can fail."""
-
-    def pick(flag: str, var: str, choices: tuple[str, ...], default: str) -> str:
-        value = os.environ.get(var, default)
-        for i, arg in enumerate(argv):
-            if arg == flag and i + 1 < len(argv):
-                value = argv[i + 1]
-            elif arg.startswith(flag + "="):
-                value = arg.split("=", 1)[1]
-        return value.lower() if value.lower() in choices else default
-
-    configure(
-        pick("--log-format", "GMG_LOG_FORMAT", LOG_FORMATS, "json"),
-        pick("--log-level", "GMG_LOG_LEVEL", LOG_LEVELS, "info"),
-    )
+def _configure_before_settings(argv: Sequence[str]) -> None:
+    """What fails before the settings exist (a usage error, a bad value) is logged as the
+    flags or the environment ask if they ask validly, else as JSON."""
+    try:
+        flags, _rest = _logging_flags().parse_known_args(argv)
+        configure(*log_choice(vars(flags)))
+    except ConfigError:
+        configure()
 
 
 def _write_termination_message(message: str) -> None:
@@ -170,42 +183,37 @@ def _alembic(settings: Settings, args: argparse.Namespace) -> int:
     return run_alembic(settings, args.alembic_args, with_plugins=args.with_plugins)
 
 
-VERBS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
-    "dbupdate": _dbupdate,
-    "dbcheck": _dbcheck,
-    "dbverify": _dbverify,
-    "bundle-index": _bundle_index,
-    "alembic": _alembic,
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """One run, from a clean state: it may be called again in the same process."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    _early_logging(argv)
+    reset()
+    _configure_before_settings(argv)
     log = get_logger()
-    interrupts.install()
-    try:
-        args = build_parser().parse_args(argv)
-        settings = resolve(vars(args), parse=False)
-        settings.hide_secrets()  # parses the URL: a malformed one is refused here (64)
-        code = VERBS[args.verb](settings, args)
-    except BaseException as exc:
-        interrupts.settle()  # the failure is reported whatever arrives now
-        signum = interrupts.received()
-        if signum is not None:  # whatever surfaced (a cancelled statement, say), a signal won
-            name = signal.Signals(signum).name
-            return _fail(log, 128 + signum, f"interrupted by {name}", {"signal": name})
-        if isinstance(exc, DbUpdateError):
-            return _fail(log, exc.exit_code, str(exc), exc.context)
-        if not isinstance(exc, Exception):
-            raise
-        if backends.error_kind(exc) == backends.PERMISSION:
-            # The role may connect but not read or change what it must: 77, not a crash.
-            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            return _fail(log, errors.NOPERM, f"permission denied: {first}", {})
-        log.exception("dbupdate.crashed")  # an unexpected crash is still a clean, logged 70
-        return _fail(log, errors.SOFTWARE, f"{type(exc).__name__}: {exc}", {})
-    return code
+    with interrupts.handling():
+        try:
+            args = build_parser().parse_args(argv)
+            settings = resolve(vars(args), parse=False)
+            configure(settings.log_format, settings.log_level)
+            add_secrets(settings.secrets)
+            code = args.run(settings, args)
+            interrupts.settle()  # done: a signal from here on is recorded, not raised
+            return code
+        except BaseException as exc:
+            interrupts.settle()  # the failure is reported whatever arrives now
+            signum = interrupts.received()
+            if signum is not None:  # whatever surfaced (a cancelled statement, say), a signal won
+                name = signal.Signals(signum).name
+                return _fail(log, 128 + signum, f"interrupted by {name}", {"signal": name})
+            if isinstance(exc, DbUpdateError):
+                return _fail(log, exc.exit_code, str(exc), exc.context)
+            if not isinstance(exc, Exception):
+                raise
+            if backends.error_kind(exc) == backends.PERMISSION:
+                # The role may connect but not read or change what it must: 77, not a crash.
+                first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                return _fail(log, errors.NOPERM, f"permission denied: {first}", {})
+            log.exception("dbupdate.crashed")  # an unexpected crash is still a clean, logged 70
+            return _fail(log, errors.SOFTWARE, f"{type(exc).__name__}: {exc}", {})
 
 
 def _fail(log, code: int, message: str, context: dict) -> int:

@@ -6,17 +6,19 @@ knows backends by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .appconfig import read_app_config
+from .dburl import SECRET_PARAMS, DbUrl
 from .errors import ConfigError
-from .logs import add_secret, scrub
+from .logs import scrub
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -27,84 +29,17 @@ DEFAULT_LOCK_TIMEOUT = 300.0
 DEFAULT_DDL_LOCK_TIMEOUT = 2.0  # issue 15: how long one DDL statement may queue for its lock
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-SECRET_PARAMS = ("password", "sslpassword")  # libpq's; passfile and sslkey are paths
 # backend -> the drivers it accepts, the first being the one a bare scheme means
 BACKENDS = {"postgresql": ("psycopg2",), "sqlite": ("pysqlite",), "mysql": ("pymysql",)}
 # scheme -> backend; mariadb:// keeps its name in the scheme (SQLAlchemy's MariaDB dialect)
 _BACKEND_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
+# The userinfo as SQLAlchemy's make_url reads it: the password ends at the first @.
+_SQLALCHEMY_USERINFO = re.compile(r"[\w+]+://[^:/]*:(?P<password>[^@]*)@")
 
 
 def default_bundle_dir() -> Path:
     """The bundle shipped beside the engine (a source checkout, or the image's copy)."""
     return Path(__file__).resolve().parents[2] / "migrations"
-
-
-@dataclass(frozen=True)
-class DbUrl:
-    """A parsed database URL; ``backend`` is always its canonical name."""
-
-    backend: str
-    driver: str
-    scheme: str  # as written (an alias such as postgres:// by its canonical name)
-    username: str | None = None
-    password: str | None = None
-    host: str | None = None
-    port: int | None = None
-    database: str | None = None
-    query: tuple[tuple[str, str], ...] = field(default=())
-
-    @property
-    def drivername(self) -> str:
-        return f"{self.backend}+{self.driver}"
-
-    @property
-    def params(self) -> dict[str, str]:
-        return dict(self.query)
-
-    def render(self, *, hide_password: bool = True) -> str:
-        """The URL as text; with the password masked, as logs show it."""
-        from urllib.parse import quote, urlencode
-
-        auth = ""
-        if self.username is not None:
-            auth = quote(self.username, safe="")
-            if self.password is not None:
-                auth += ":" + ("***" if hide_password else quote(self.password, safe=""))
-            auth += "@"
-        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
-        port = f":{self.port}" if self.port is not None else ""
-        database = f"/{self.database}" if self.database is not None else ""
-        query = f"?{urlencode(self.query)}" if self.query else ""
-        text = f"{self.scheme}://{auth}{host}{port}{database}{query}"
-        return scrub(text) if hide_password else text
-
-    def __str__(self) -> str:
-        return self.render()
-
-    def secrets(self) -> list[str]:
-        found = [self.password] if self.password else []
-        return found + [v for k, v in self.query if k in SECRET_PARAMS and v]
-
-    def sqlalchemy(self) -> Any:
-        """The same URL as SQLAlchemy's ``URL`` (imports SQLAlchemy)."""
-        from sqlalchemy.engine import URL
-
-        query: dict[str, Any] = {}
-        for key, value in self.query:
-            query[key] = (
-                (*query[key], value)
-                if key in query and isinstance(query[key], tuple)
-                else ((query[key], value) if key in query else value)
-            )
-        return URL.create(
-            self.drivername,
-            username=self.username,
-            password=self.password,
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            query=query,
-        )
 
 
 def render_url(url: DbUrl) -> str:
@@ -135,11 +70,27 @@ class Settings:
 
         return replace(url, password=self.password_override)
 
-    def hide_secrets(self) -> None:
-        """Hand every secret the URL carries to the log scrubber, as a whole token."""
-        add_secret(self.password_override)
-        for secret in self.url.secrets():
-            add_secret(secret)
+    def check_url(self) -> None:
+        """Parse (and so validate) the URL now, not at its first use."""
+        self.url  # noqa: B018
+
+    @cached_property
+    def secrets(self) -> frozenset[str]:
+        """Every secret these settings carry, for the masker: the password file's, the URL's
+        password and its secret query parameters. Read from the text, without SQLAlchemy (a
+        no-op run never loads it), and as both SQLAlchemy and libpq read an ambiguous
+        userinfo (``u:pa@ss@host``)."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        text = self.url_text.strip()
+        found = {self.password_override}
+        if userinfo := _SQLALCHEMY_USERINFO.match(text):
+            found.add(unquote(userinfo["password"]))
+        with contextlib.suppress(ValueError):  # not URL-shaped enough: parse_url refuses it
+            found.add(unquote(urlsplit(text).password or ""))
+        query = text.partition("?")[2]
+        found.update(value for key, value in parse_qsl(query) if key in SECRET_PARAMS)
+        return frozenset(secret for secret in found if secret)
 
     @cached_property
     def backend(self) -> Backend:
@@ -187,6 +138,17 @@ def _pick(args: Mapping[str, object], key: str, env: Mapping[str, str], var: str
     if value is None:
         value = env.get(var) or None
     return None if value is None else str(value)
+
+
+def log_choice(args: Mapping[str, object], env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Log format and level: flag, then environment, then default; a bad value is a 64."""
+    env = os.environ if env is None else env
+    log_format = _pick(args, "log_format", env, "GMG_LOG_FORMAT")
+    log_level = _pick(args, "log_level", env, "GMG_LOG_LEVEL")
+    return (
+        _choice(log_format, "json", LOG_FORMATS, "log format"),
+        _choice(log_level, "info", LOG_LEVELS, "log level"),
+    )
 
 
 def parse_url(raw: str) -> DbUrl:
@@ -271,6 +233,13 @@ def resolve(
 
     bundle = args.get("migrations") or env.get("GMG_MIGRATIONS") or default_bundle_dir()
     plugins = _pick(args, "plugins", env, "GMG_PLUGINS")
+    wait_timeout = _timeout(
+        _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"), DEFAULT_WAIT_TIMEOUT, "wait timeout"
+    )
+    lock_timeout = _timeout(
+        _pick(args, "lock_timeout", env, "GMG_LOCK_TIMEOUT"), DEFAULT_LOCK_TIMEOUT, "lock timeout"
+    )
+    log_format, log_level = log_choice(args, env)
 
     settings = Settings(
         url_text=str(raw_url),
@@ -278,22 +247,10 @@ def resolve(
         bundle_dir=Path(str(bundle)),
         plugins=None if plugins is None else str(plugins),
         app_plugins=None if app is None else app.plugins,
-        wait_timeout=_timeout(
-            _pick(args, "wait_timeout", env, "GMG_WAIT_TIMEOUT"),
-            DEFAULT_WAIT_TIMEOUT,
-            "wait timeout",
-        ),
-        lock_timeout=_timeout(
-            _pick(args, "lock_timeout", env, "GMG_LOCK_TIMEOUT"),
-            DEFAULT_LOCK_TIMEOUT,
-            "lock timeout",
-        ),
-        log_format=_choice(
-            _pick(args, "log_format", env, "GMG_LOG_FORMAT"), "json", LOG_FORMATS, "log format"
-        ),
-        log_level=_choice(
-            _pick(args, "log_level", env, "GMG_LOG_LEVEL"), "info", LOG_LEVELS, "log level"
-        ),
+        wait_timeout=wait_timeout,
+        lock_timeout=lock_timeout,
+        log_format=log_format,
+        log_level=log_level,
         ddl_lock_timeout=_timeout(
             _pick(args, "ddl_lock_timeout", env, "GMG_DDL_LOCK_TIMEOUT"),
             DEFAULT_DDL_LOCK_TIMEOUT,

@@ -18,7 +18,7 @@ from .upgrade import upgrade
 
 if TYPE_CHECKING:
     from .backends.base import Fence
-    from .pipeline import Job
+    from .job import Job
 
 
 def converge(job: Job, state: classify.DbState, fence: Fence | None) -> dict:

@@ -58,7 +58,11 @@ class PermissionDenied(DbUpdateError):
     exit_code = NOPERM
 
 
-class Interrupted(DbUpdateError):
+class Interrupted(BaseException):
+    """A stop signal. Not an ``Exception``: no ``except Exception`` on its way up (a retry, a
+    conversion into a failure of its own) takes it for an error; ``cli.main`` exits 128 + N."""
+
     def __init__(self, signum: int, name: str) -> None:
-        super().__init__(f"interrupted by {name}", signal=name)
+        super().__init__(f"interrupted by {name}")
         self.exit_code = 128 + signum
+        self.context = {"signal": name}

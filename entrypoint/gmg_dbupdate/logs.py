@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
+from .state import STATE
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-_settings = {"format": "json", "level": "info"}
-_secrets: set[str] = set()
-_active: list[Any] = []  # the structlog logger, once activated
 
 # The userinfo of anything URL-shaped, parsed or not (``postgresql:/u:pw@h``, ``pg//u:pw@h``):
 # after a scheme or ``//``, a user name, a colon, then everything to the last @ of the line (a
@@ -38,7 +38,12 @@ def add_secret(secret: str | None) -> None:
     if secret:
         from urllib.parse import quote
 
-        _secrets.update({secret, quote(secret, safe="")})
+        STATE.secrets.update({secret, quote(secret, safe="")})
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    for secret in secrets:
+        add_secret(secret)
 
 
 def scrub(text: str) -> str:
@@ -52,7 +57,7 @@ def scrub(text: str) -> str:
         text = _USERINFO.sub(_mask_userinfo, text)
     if "=" in text or ":" in text:
         text = _KEYED.sub(lambda m: m["key"] + "***", text)
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in sorted(STATE.secrets, key=len, reverse=True):
         if secret in text:
             text = re.sub(_NOT_IN_A_WORD.format(re.escape(secret)), "***", text)
     return text
@@ -92,28 +97,33 @@ def _lead_with_essentials(_logger: Any, _method: str, event_dict: dict) -> dict:
 
 
 def configure(log_format: str = "json", log_level: str = "info") -> None:
-    """Choose format and level; structlog itself is set up only if the run needs it."""
-    _settings.update(format=log_format, level=log_level)
-    if _active or log_format != "json":
-        _active.clear()
+    """Choose format and level; structlog itself is set up only if the run needs it.
+
+    Once structlog is loaded in this process (a module that needs it activates it when it is
+    imported, and is not imported again), it renders every later run from the start: each
+    configuration binds the ``sys.stderr`` of its own time.
+    """
+    STATE.log_format, STATE.log_level = log_format, log_level
+    if STATE.logger is not None or STATE.structlog_loaded or log_format != "json":
+        STATE.logger = None
         activate()
 
 
 def activate() -> None:
     """Hand all rendering to structlog, and route stdlib logging (Alembic's) through it."""
-    if _active:
+    if STATE.logger is not None:
         return
     import logging
 
     import structlog
 
-    level = _LEVELS[_settings["level"]]
+    level = _LEVELS[STATE.log_level]
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
     ]
-    if _settings["format"] == "console":
+    if STATE.log_format == "console":
         renderer: Any = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     else:
         renderer = structlog.processors.JSONRenderer()
@@ -142,11 +152,15 @@ def activate() -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    if STATE.log_handler is not None:  # the last configuration's, bound to its own stderr
+        root.removeHandler(STATE.log_handler)
+    root.addHandler(handler)
     root.setLevel(level)
     # Alembic announces each of its autogenerate plugins at INFO on every start: noise.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(level, logging.WARNING))
-    _active.append(structlog.get_logger())
+    STATE.log_handler = handler
+    STATE.logger = structlog.get_logger()
+    STATE.structlog_loaded = True
 
 
 def _write_json(level: str, event: str, fields: dict) -> None:
@@ -164,12 +178,11 @@ class _Logger:
     """``get_logger()``: structlog once active; until then, JSON lines written directly."""
 
     def _log(self, level: str, event: str, fields: dict) -> None:
-        if _LEVELS[level] < _LEVELS[_settings["level"]] and not _active:
+        if STATE.logger is None:
+            if _LEVELS[level] >= _LEVELS[STATE.log_level]:
+                _write_json(level, event, fields)
             return
-        if not _active:
-            _write_json(level, event, fields)
-            return
-        getattr(_active[0], level)(event, **fields)
+        getattr(STATE.logger, level)(event, **fields)
 
     def debug(self, event: str, **fields: Any) -> None:
         self._log("debug", event, fields)
@@ -185,7 +198,7 @@ class _Logger:
 
     def exception(self, event: str, **fields: Any) -> None:
         activate()  # tracebacks are rendered by structlog
-        _active[0].exception(event, **fields)
+        STATE.logger.exception(event, **fields)
 
 
 _LOGGER = _Logger()

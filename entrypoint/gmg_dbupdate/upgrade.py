@@ -53,7 +53,7 @@ def upgrade(
     try:
         with EnvironmentContext(cfg, script, fn=steps, destination_rev=targets):
             script.run_env()
-    except DbUpdateError:  # already says what it is: the fence refused (ddl.Guard), a signal
+    except DbUpdateError:  # already says what it is: the fence refused (ddl.Guard)
         raise
     except Exception as exc:
         revision, path = _failing_revision(bundle, exc)

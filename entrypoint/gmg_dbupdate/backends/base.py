@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from ..config import DbUrl
+    from ..dburl import DbUrl
     from ..manifest import TableName
 
 # What a driver error means to the run (``error_kind``).

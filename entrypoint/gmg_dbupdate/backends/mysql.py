@@ -134,9 +134,9 @@ class MySQLBackend(Backend):
     # DDL commits implicitly: each revision commits with its version row (transactions.py)
     transactional_ddl = False
 
-    def __init__(self, url: Any, *, connect_timeout: float) -> None:
+    def __init__(self, url: Any, *, connect_timeout: float, runner: str | None = None) -> None:
         super().__init__(url, connect_timeout=connect_timeout)
-        self.runner = runner_name()
+        self.runner = runner or runner_name()  # a test names two runners in one process
         self.dialect = url.scheme.split("+", 1)[0]  # "mysql" or "mariadb"
         self._options: dict[str, Any] = {"charset": "utf8mb4"}
         for key, value in url.params.items():
