@@ -81,6 +81,7 @@ class Job:
     def pending(self, state: classify.DbState) -> list[dict]:
         get_logger().info("schema.classified", **state.summary())
         classify.refuse_unusable(state, self.bundle)
+        classify.warn_disabled(state, self.bundle, self.enabled)
         return classify.pending(state, self.bundle, self.enabled)
 
     def is_current(self, state: classify.DbState) -> bool:
@@ -94,7 +95,6 @@ class Job:
     def current(self, state: classify.DbState) -> dict:
         """Report a current schema: ``schema.classified`` and the ``dbupdate.done`` fields."""
         self.pending(state)
-        classify.warn_disabled(state, self.bundle, self.enabled)
         return {
             **classify.outcome(),
             "current": True,

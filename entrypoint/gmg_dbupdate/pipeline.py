@@ -54,7 +54,6 @@ def _look(job: Job, deadline_s: float | None = None) -> dict:
     todo = job.pending(state)
     if todo:
         return {**classify.outcome(), "current": False, "pending": todo}
-    classify.warn_disabled(state, job.bundle, job.enabled)
     return {**classify.outcome(), "current": True, "pending": [], "fast_path": job.indexed}
 
 
