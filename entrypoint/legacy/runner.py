@@ -52,6 +52,24 @@ def make_engine(url, lifetime):
     return engine
 
 
+def one_transaction(connection):
+    """An Engine, as sqlalchemy-migrate always handed scripts one, whose every connection is
+    ``connection`` itself (a branch of it): whatever the script runs, through the engine,
+    ``MetaData(bind=...)``, ``create_column`` (Python-side defaults included) or a
+    ``connect()``/``begin()`` of its own, joins the one transaction the runner commits with the
+    version bump, or rolls back with it."""
+    from sqlalchemy.engine.base import OptionEngine
+
+    class OneTransactionEngine(OptionEngine):
+        def connect(self, close_with_result=False):
+            return connection.connect()  # a branch: closing it leaves the transaction open
+
+        def raw_connection(self, _connection=None):
+            raise RuntimeError("legacy scripts run inside the runner's transaction: no raw DBAPI")
+
+    return OneTransactionEngine(connection.engine, {})
+
+
 def walk(engine, step, lifetime):
     from migrate.versioning.schema import ControlledSchema
 
@@ -64,9 +82,8 @@ def walk(engine, step, lifetime):
         try:
             with engine.begin() as connection:  # the script and its version bump, atomically
                 lifetime.enter(connection)
-                schema = ControlledSchema(connection, repository)
-                # ControlledSchema.changeset() reads .name off its bind, which a Connection lacks
-                changeset = schema.repository.changeset(engine.name, schema.version, version)
+                schema = ControlledSchema(one_transaction(connection), repository)
+                changeset = schema.changeset(version)
                 for ver, change in changeset:
                     script = getattr(change, "path", None)
                     schema.runchange(ver, change, changeset.step)
