@@ -150,9 +150,7 @@ def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> l
             if bundle.component(name).legacy is None:
                 registry_steps.append(registry.step(name, repo, version))
             else:
-                steps.append(
-                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
-                )
+                steps.extend(repo.steps(name, version))  # one per repository, in order
     if not steps and not registry_steps:
         return []
     from .legacy import run_legacy
@@ -166,7 +164,8 @@ def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> l
             extra = registry.job(bundle.manifest, registry_steps)
             done += run_legacy(settings, [], fence, committed, REGISTRY_RUNNER, extra)
         if steps:
-            done += run_legacy(settings, steps, fence, on_applied=committed)
+            extra = {"pythonpath": [str(p) for p in bundle.manifest.pythonpath]}
+            done += run_legacy(settings, steps, fence, on_applied=committed, extra=extra)
     return [f"{e['component']}:{e['version']}" for e in done]
 
 

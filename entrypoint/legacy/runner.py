@@ -2,7 +2,10 @@
 
 Runs under its own interpreter (SQLAlchemy 1.4 + sqlalchemy-migrate) and imports nothing from
 the main package. Input: one JSON object on stdin
-    {"url": ..., "steps": [{"component": ..., "repository": PATH, "to": N}, ...]}
+    {"url": ..., "steps": [{"component": ..., "repository": PATH, "initial": N, "to": N}, ...]}
+``pythonpath`` (optional): folders put first on sys.path, so scripts import the bundle's helpers.
+A repository not yet under control (one of a component's several, the others walked already)
+is put under control at ``initial`` first, as its app did when it first walked it.
 Output: one JSON object per line on stdout, the protocol the parent re-emits:
     {"event": "legacy.applied", "repository", "component", "version", "script", "duration_s"}
     {"event": "legacy.failed", "component", "version", "script", "error"}
@@ -71,11 +74,19 @@ def one_transaction(connection):
 
 
 def walk(engine, step, lifetime):
+    from migrate.exceptions import DatabaseNotControlledError
     from migrate.versioning.schema import ControlledSchema
 
     repository, target = step["repository"], int(step["to"])
-    with engine.connect() as probe:
-        current = int(ControlledSchema(probe, repository).version)
+    try:
+        with engine.connect() as probe:
+            current = int(ControlledSchema(probe, repository).version)
+    except DatabaseNotControlledError:  # one of several repositories, never walked yet
+        current = int(step.get("initial", 0))
+        with engine.begin() as connection:
+            lifetime.enter(connection)
+            ControlledSchema.create(one_transaction(connection), repository, current)
+            lifetime.before_commit(connection)
     for version in range(current + 1, target + 1):
         started = time.monotonic()
         script = None
@@ -120,6 +131,8 @@ def main():
     except (ValueError, KeyError) as exc:
         emit(event="legacy.failed", error=f"bad input: {exc}")
         return 64
+    # the bundle's helper packages (its manifest's pythonpath): -I left PYTHONPATH out
+    sys.path[:0] = [p for p in job.get("pythonpath", ()) if p not in sys.path]
     lifetime = Lifetime(job)
     engine = make_engine(url, lifetime)
     try:
