@@ -275,8 +275,33 @@ def copy_split(tmp_path: Path, old: str, new: str) -> Path:
         ),
         ("initial_version = 72\n", "initial_version = 72\nspeed = 1\n", "unknown key(s) ['speed']"),
         ("initial_version = 72\n", "initial_version = 75\n", "initial_version of 'core' (75)"),
+        (
+            'pythonpath = ["lib"]',
+            'pythonpath = ["../lib"]',
+            "manifest.pythonpath = '../lib' leaves",
+        ),
+        (
+            'models = "splitapp.models:Base"',
+            'models = "splitapp.models:Nothing"',
+            "bundle models splitapp.models:Nothing failed to import: AttributeError",
+        ),
+        (
+            'models = "splitapp.models:Base"',
+            'models = "splitapp.naming:NAME_LENGTH"',
+            "neither a MetaData nor a declarative base (a int)",
+        ),
+        ('bootstrap = "migrations"', 'bootstrap = "scripts"', "bootstrap = 'scripts': one of"),
     ],
-    ids=["gap-below-initial", "handoffs-differ", "unknown-key", "initial-beyond-handoff"],
+    ids=[
+        "gap-below-initial",
+        "handoffs-differ",
+        "unknown-key",
+        "initial-beyond-handoff",
+        "pythonpath-outside",
+        "models-attribute-missing",
+        "models-not-metadata",
+        "bootstrap-unknown",
+    ],
 )
 def test_split_manifest_defects_exit_64(old, new, message, tmp_path, sqlite_url):
     bundle = copy_split(tmp_path, old, new)
