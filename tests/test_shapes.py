@@ -358,3 +358,24 @@ def test_dbverify_names_an_unnamed_foreign_key_by_its_table_and_columns(db_url):
     assert result.code == 65, result
     assert "missing foreign key on tags (project_id) -> projects (id)" in result.stdout, result
     assert "None" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "version, message",
+    [
+        (75, "holds revisions core legacy version (74, 75, 74) unknown here"),
+        (71, "older than the lowest this release upgrades from ((72, 72, 72))"),
+    ],
+    ids=["ahead", "below-initial"],
+)
+def test_split_one_repository_out_of_range_is_refused(version, message, db_url):
+    build(db_url, [(r, 72, 74) for r in SPLIT_REPOS], SPLIT_LIB)
+    execute(
+        db_url, f"UPDATE migrate_version SET version = {version} WHERE repository_id = 'split_data'"
+    )
+    result = dbupdate(SPLIT, db_url)
+    assert result.code == 65, result
+    assert message in result.last["error"], result.last["error"]
+    assert query(
+        db_url, "SELECT version FROM migrate_version WHERE repository_id = 'split_data'"
+    ) == [(version,)]

@@ -216,6 +216,7 @@ def job(manifest: Any, walk: list[dict], record: list[dict] = ()) -> dict:
         },
         "steps": walk,
         "record": list(record),
+        "pythonpath": [str(p) for p in getattr(manifest, "pythonpath", ())],
     }
 
 
