@@ -177,6 +177,7 @@ def test_split_legacy_states_converge(versions, db_url):
         for v in range(start + 1, 75)
     ]
     assert walked == expected  # expand, then data, then contract; each from where it stood
+    assert result.last["legacy_applied"] == [f"core:{r}:{v}" for r, v in expected]
     (handoff,) = result.named("legacy.handoff")
     assert handoff["revision"] == "5a0000000000" and handoff["legacy_version"] == [74, 74, 74]
     assert query(db_url, "SELECT version FROM migrate_version") == [(74,)] * 3
@@ -291,6 +292,11 @@ def copy_split(tmp_path: Path, old: str, new: str) -> Path:
             "neither a MetaData nor a declarative base (a int)",
         ),
         ('bootstrap = "migrations"', 'bootstrap = "scripts"', "bootstrap = 'scripts': one of"),
+        (
+            '  "versions/r2/contract",\n',
+            "",
+            "subfolders that versions does not list are not read: versions/r2/contract",
+        ),
     ],
     ids=[
         "gap-below-initial",
@@ -301,6 +307,7 @@ def copy_split(tmp_path: Path, old: str, new: str) -> Path:
         "models-attribute-missing",
         "models-not-metadata",
         "bootstrap-unknown",
+        "folder-not-listed",
     ],
 )
 def test_split_manifest_defects_exit_64(old, new, message, tmp_path, sqlite_url):

@@ -141,7 +141,8 @@ def check(manifest: Manifest, history: History, labels: dict[str, str] | None = 
         if undeclared:
             raise BundleError(
                 f"component {component.name!r} has undeclared heads {undeclared} (the manifest "
-                f"declares {list(component.heads)}); declare them or merge them",
+                f"declares {list(component.heads)}); declare them or merge them"
+                f"{_unlisted(component.versions, manifest)}",
                 revisions=undeclared,
             )
         false = sorted(set(component.heads) - tips)
@@ -149,7 +150,7 @@ def check(manifest: Manifest, history: History, labels: dict[str, str] | None = 
             where = {r: history.owner.get(r) for r in false}
             raise BundleError(
                 f"component {component.name!r} declares head(s) {false} that are not heads of "
-                f"its revisions (owner: {where})",
+                f"its revisions (owner: {where}){_unlisted(component.versions, manifest)}",
                 revisions=false,
             )
         bases = history.bases(component.name)
@@ -170,6 +171,23 @@ def check(manifest: Manifest, history: History, labels: dict[str, str] | None = 
                 f"retired revision {revision} has down_revision {retired.down_revision}, "
                 "which this bundle does not ship"
             )
+
+
+def _unlisted(folders: tuple[Path, ...], manifest: Manifest) -> str:
+    """A hint for revisions kept in subfolders (``versions/<release>/expand``) that no
+    component's ``versions`` lists: Alembic reads only the folders named."""
+    listed = {f for c in manifest.components for f in c.versions}
+    hidden = {
+        f"{folder.name}/{script.parent.relative_to(folder).as_posix()}"
+        for folder in folders
+        for script in folder.rglob("*.py")
+        if script.parent not in listed and "__pycache__" not in script.parts
+    }
+    if not hidden:
+        return ""
+    return "; revisions in subfolders that versions does not list are not read: " + ", ".join(
+        sorted(hidden)[:3]
+    )
 
 
 def check_handoff(manifest: Manifest, history: History) -> None:

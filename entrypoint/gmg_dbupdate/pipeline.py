@@ -166,7 +166,12 @@ def _walk_legacy(settings: Settings, bundle: Bundle, state, enabled, fence) -> l
         if steps:
             extra = {"pythonpath": [str(p) for p in bundle.manifest.pythonpath]}
             done += run_legacy(settings, steps, fence, on_applied=committed, extra=extra)
-    return [f"{e['component']}:{e['version']}" for e in done]
+    several = {c.name for c in bundle.legacy_components if len(c.legacy.repositories) > 1}
+    return [  # "core:9"; "core:expand_repo:74" for a component of several repositories
+        ":".join([e["component"], *([Path(e["repository"]).name] * (e["component"] in several))])
+        + f":{e['version']}"
+        for e in done
+    ]
 
 
 def _hand_over(connection, bundle: Bundle, enabled) -> tuple[classify.DbState, list[str]]:
