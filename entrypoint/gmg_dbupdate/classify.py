@@ -65,13 +65,24 @@ def effective_rows(bundle: Bundle, rows: list[str] | tuple[str, ...]) -> list[st
     return kept
 
 
+def legacy_positions(bundle: Bundle, pairs: tuple[tuple[str, int], ...]) -> dict:
+    """Component -> its legacy version (a ``Position`` for several repositories) from the
+    legacy version table's (repository_id, version) rows."""
+    rows = dict(pairs)
+    positions = {}
+    for component in bundle.legacy_components:
+        position = component.legacy.position(rows)
+        if position is not None:
+            positions[component.name] = position
+    return positions
+
+
 def decide(bundle: Bundle, facts: VersionFacts) -> DbState:
     """Classify from plain facts: the table names, Alembic's rows, sqlalchemy-migrate's rows."""
     tables = facts.tables
     owned = bundle.table_names()
     ours = tables & set().union(*owned.values())
-    ids = {c.legacy.repository_id: c.name for c in bundle.legacy_components}
-    legacy_rows = {ids[repo]: version for repo, version in facts.legacy if repo in ids}
+    legacy_rows = legacy_positions(bundle, facts.legacy)
     if facts.registry:  # MediaGoblin's own registry (issue 12): only with its marker row
         for name, version in registry.decide(
             bundle.manifest, list(facts.registry)

@@ -9,6 +9,7 @@ to its heads. Every transaction takes the lock's fence first and confirms it jus
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import classify, interrupts, registry, transactions
@@ -62,9 +63,7 @@ def _walk_legacy(job: Job, state: classify.DbState, fence: Fence | None) -> list
             if bundle.component(name).legacy is None:
                 registry_steps.append(registry.step(name, repo, version))
             else:
-                steps.append(
-                    {"component": name, "repository": str(repo.path), "to": repo.target(version)}
-                )
+                steps.extend(repo.steps(name, version))  # one per repository, in order
     if not steps and not registry_steps:
         return []
     from .legacy import run_legacy
@@ -77,8 +76,14 @@ def _walk_legacy(job: Job, state: classify.DbState, fence: Fence | None) -> list
             extra = registry.job(bundle.manifest, registry_steps)
             done += run_legacy(job.settings, [], fence, committed, REGISTRY_RUNNER, extra)
         if steps:
-            done += run_legacy(job.settings, steps, fence, on_applied=committed)
-    return [f"{e['component']}:{e['version']}" for e in done]
+            extra = {"pythonpath": [str(p) for p in bundle.manifest.pythonpath]}
+            done += run_legacy(job.settings, steps, fence, on_applied=committed, extra=extra)
+    several = {c.name for c in bundle.legacy_components if len(c.legacy.repositories) > 1}
+    return [  # "core:9"; "core:expand_repo:74" for a component of several repositories
+        ":".join([e["component"], *([Path(e["repository"]).name] * (e["component"] in several))])
+        + f":{e['version']}"
+        for e in done
+    ]
 
 
 def _hand_over(job: Job, connection) -> tuple[classify.DbState, list]:

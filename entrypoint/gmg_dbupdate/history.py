@@ -54,6 +54,12 @@ class History:
         mine = {r for r, owner in self.owner.items() if owner == component}
         return sorted(r for r in mine if not set(self.down[r]) & mine)
 
+    def tips(self, revisions: list[str] | tuple[str, ...]) -> list[str]:
+        """``revisions`` less those another of them already stands for (a head that another
+        head depends on): Alembic refuses to be asked for both."""
+        implied = {r for other in revisions for r in self.applied([other]) if r != other}
+        return [r for r in dict.fromkeys(revisions) if r not in implied]
+
     def at_heads(self, component: str, position: frozenset[str]) -> bool:
         return position == frozenset(self.heads[component])
 
@@ -97,7 +103,9 @@ def read_history(manifest: Manifest, script: Any) -> History:
     owner: dict[str, str] = {}
     down: dict[str, tuple[str, ...]] = {}
     requires: dict[str, tuple[str, ...]] = {}
+    labels: dict[str, str] = {}  # a branch label -> the revision whose file declares it
     for rev in load_scripts(script):
+        labels.update(dict.fromkeys(getattr(rev, "_orig_branch_labels", ()) or (), rev.revision))
         name = by_dir.get(Path(rev.path).resolve().parent)
         if name is None:
             raise BundleError(f"revision {rev.revision} lies outside the bundle: {rev.path}")
@@ -117,11 +125,11 @@ def read_history(manifest: Manifest, script: Any) -> History:
         down=down,
         requires=requires,
     )
-    check(manifest, history)
+    check(manifest, history, labels)
     return history
 
 
-def check(manifest: Manifest, history: History) -> None:
+def check(manifest: Manifest, history: History, labels: dict[str, str] | None = None) -> None:
     """Refuse what is broken: undeclared or false heads, bases that differ, retired clashes."""
     for component in manifest.components:
         mine = {r for r, o in history.owner.items() if o == component.name}
@@ -133,7 +141,8 @@ def check(manifest: Manifest, history: History) -> None:
         if undeclared:
             raise BundleError(
                 f"component {component.name!r} has undeclared heads {undeclared} (the manifest "
-                f"declares {list(component.heads)}); declare them or merge them",
+                f"declares {list(component.heads)}); declare them or merge them"
+                f"{_unlisted(component.versions, manifest)}",
                 revisions=undeclared,
             )
         false = sorted(set(component.heads) - tips)
@@ -141,11 +150,13 @@ def check(manifest: Manifest, history: History) -> None:
             where = {r: history.owner.get(r) for r in false}
             raise BundleError(
                 f"component {component.name!r} declares head(s) {false} that are not heads of "
-                f"its revisions (owner: {where})",
+                f"its revisions (owner: {where}){_unlisted(component.versions, manifest)}",
                 revisions=false,
             )
         bases = history.bases(component.name)
-        if component.base is not None and set(component.base) != set(bases):
+        # ``base`` names revisions, or branch labels that a first revision's file declares
+        declared = {(labels or {}).get(b, b) for b in component.base or ()}
+        if component.base is not None and declared != set(bases):
             raise BundleError(
                 f"component {component.name!r} declares base {list(component.base)}, but its "
                 f"first revisions are {bases}"
@@ -162,10 +173,27 @@ def check(manifest: Manifest, history: History) -> None:
             )
 
 
+def _unlisted(folders: tuple[Path, ...], manifest: Manifest) -> str:
+    """A hint for revisions kept in subfolders (``versions/<release>/expand``) that no
+    component's ``versions`` lists: Alembic reads only the folders named."""
+    listed = {f for c in manifest.components for f in c.versions}
+    hidden = {
+        f"{folder.name}/{script.parent.relative_to(folder).as_posix()}"
+        for folder in folders
+        for script in folder.rglob("*.py")
+        if script.parent not in listed and "__pycache__" not in script.parts
+    }
+    if not hidden:
+        return ""
+    return "; revisions in subfolders that versions does not list are not read: " + ", ".join(
+        sorted(hidden)[:3]
+    )
+
+
 def check_handoff(manifest: Manifest, history: History) -> None:
     """Every handoff revision must exist in its component's branch, in legacy order."""
     for component in manifest.legacy_components:
-        mapped = [component.legacy.handoff[v] for v in sorted(component.legacy.handoff)]
+        mapped = component.legacy.ordered_handoff()
         for revision in mapped:
             if history.owner.get(revision) != component.name:
                 raise BundleError(

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import BundleError, ConfigError
 
 MANIFEST_NAME = "manifest.toml"
+BOOTSTRAPS = ("models", "migrations")  # how a fresh database gets a component
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _REVISION = re.compile(r"[A-Za-z0-9_]{1,32}")  # fits Alembic's varchar(32) version_num
@@ -44,14 +45,114 @@ class LegacyRepository:
     lowest_supported: int
     handoff: dict[int, str]  # legacy version -> Alembic revision it equals
     too_old_hint: str
+    initial_version: int = 0  # the version a database is put under control at (squashed: > 0)
 
     @property
     def last(self) -> int:
         return max(self.handoff)
 
+    @property
+    def repositories(self) -> tuple[LegacyRepository, ...]:
+        return (self,)
+
     def target(self, version: int) -> int:
         """The handoff version a database at legacy ``version`` walks to."""
         return min(v for v in self.handoff if v >= version)
+
+    def ordered_handoff(self) -> list[str]:
+        """The handoff revisions in legacy order."""
+        return [self.handoff[v] for v in sorted(self.handoff)]
+
+    def position(self, rows: dict[str, int]) -> int | None:
+        """This component's legacy version from ``migrate_version``'s rows (None: no row)."""
+        return rows.get(self.repository_id)
+
+    def steps(self, component: str, version: int) -> list[dict]:
+        """The legacy runner's steps that walk a database at ``version`` to its target."""
+        return [
+            {
+                "component": component,
+                "repository": str(self.path),
+                "initial": self.initial_version,
+                "to": self.target(version),
+            }
+        ]
+
+
+class Position(tuple):
+    """The versions of a component's several legacy repositories, in their declared order.
+
+    Compared element-wise, so the classifier's questions keep their meaning: ``p > last`` when
+    any repository is beyond its last version, ``p < lowest`` when any is below its lowest,
+    ``p < target`` when any still has scripts to run."""
+
+    def __lt__(self, other: tuple) -> bool:
+        return any(a < b for a, b in zip(self, other, strict=True))
+
+    def __gt__(self, other: tuple) -> bool:
+        return any(a > b for a, b in zip(self, other, strict=True))
+
+    def __le__(self, other: tuple) -> bool:
+        return all(a <= b for a, b in zip(self, other, strict=True))
+
+    def __ge__(self, other: tuple) -> bool:
+        return all(a >= b for a, b in zip(self, other, strict=True))
+
+
+@dataclass(frozen=True)
+class LegacyRepositories:
+    """Several sqlalchemy-migrate repositories of one component sharing the legacy version table
+    (one row each), walked in their declared order (e.g. expand, data migrations, contract).
+
+    Each repository maps its versions to the same handoff revisions, in the same order; the
+    component hands over at a revision once every repository stands at its version for it.
+    Positions are ``Position`` tuples, one version per repository."""
+
+    repositories: tuple[LegacyRepository, ...]
+
+    @property
+    def handoff(self) -> dict[Position, str]:
+        points = [sorted(r.handoff) for r in self.repositories]
+        revisions = self.repositories[0].ordered_handoff()
+        return {Position(p[k] for p in points): rev for k, rev in enumerate(revisions)}
+
+    @property
+    def last(self) -> Position:
+        return Position(r.last for r in self.repositories)
+
+    @property
+    def lowest_supported(self) -> Position:
+        return Position(r.lowest_supported for r in self.repositories)
+
+    @property
+    def too_old_hint(self) -> str:
+        return next((r.too_old_hint for r in self.repositories if r.too_old_hint), "")
+
+    def target(self, version: Position) -> Position:
+        return next(point for point in self.handoff if version <= point)
+
+    def ordered_handoff(self) -> list[str]:
+        return self.repositories[0].ordered_handoff()
+
+    def position(self, rows: dict[str, int]) -> Position | None:
+        """A repository without a row (yet) stands at its initial version, as
+        sqlalchemy-migrate's apps put each one under control when it first walked it."""
+        if not any(r.repository_id in rows for r in self.repositories):
+            return None
+        return Position(rows.get(r.repository_id, r.initial_version) for r in self.repositories)
+
+    def steps(self, component: str, version: Position) -> list[dict]:
+        target = self.target(version)
+        return [
+            {
+                "component": component,
+                "repository": str(r.path),
+                "initial": r.initial_version,
+                "to": to,
+            }
+            for r, v, to in zip(self.repositories, version, target, strict=True)
+            if v < to or r.initial_version == v  # (an absent row is written by the runner)
+        ]
 
 
 @dataclass(frozen=True)
@@ -79,14 +180,15 @@ class Component:
     name: str
     plugin: bool
     module: str | None  # the app's own name for it (its config / legacy registry name)
-    models: Path
+    models: Path | str  # a file defining define(metadata), or "package.module:attribute"
     versions: tuple[Path, ...]
     heads: tuple[str, ...]
     base: tuple[str, ...] | None  # None: whatever revisions start the component
     foundations: Path | None
-    legacy: LegacyRepository | None = None
+    legacy: LegacyRepository | LegacyRepositories | None = None
     registry: RegistryScripts | None = None
     transaction: str | None = None  # None: the manifest's top-level ``transaction``
+    bootstrap: str = "models"  # a fresh install: "models" (create_all + stamp) or "migrations"
 
 
 @dataclass(frozen=True)
@@ -112,6 +214,7 @@ class Manifest:
     plugins: dict[str, Component]
     retired: dict[str, Retired]
     legacy_registry: LegacyRegistry | None
+    pythonpath: tuple[Path, ...] = ()  # put before sys.path for the bundle's own Python
     transaction: str = "run"
 
     def transaction_of(self, name: str) -> str:
@@ -194,6 +297,7 @@ def load_manifest(root: Path) -> Manifest:
         retired=_retired(top),
         legacy_registry=None if registry is None else _legacy_registry(registry),
         transaction=_transaction(top) or "run",
+        pythonpath=tuple(top.inside(p, "pythonpath") for p in top.strings("pythonpath")),
     )
     top.done()
     _cross_checks(manifest)
@@ -220,8 +324,9 @@ def _cross_checks(manifest: Manifest) -> None:
     if clash:
         raise BundleError(f"schemaless_plugins names components that own tables: {sorted(clash)}")
     for component in manifest.legacy_components:
-        _check_legacy_table(component, manifest.legacy_version_table)
-    ids = [c.legacy.repository_id for c in manifest.legacy_components]
+        for repository in component.legacy.repositories:
+            _check_legacy_table(component.name, repository, manifest.legacy_version_table)
+    ids = [r.repository_id for c in manifest.legacy_components for r in c.legacy.repositories]
     if len(ids) != len(set(ids)):
         raise BundleError(f"legacy repositories share a repository_id: {ids}")
 
@@ -343,21 +448,27 @@ def _component(entry: _Table, *, plugin: bool, where: str = "core") -> Component
     versions = entry.strings("versions", allow_string=True)
     if not versions:
         raise BundleError(f"bundle manifest: {entry.where} lacks 'versions'")
-    legacy = entry.table("legacy")
+    legacy = _legacy_side(entry, name)
     registry = entry.table("registry")
     component = Component(
         name=name,
         plugin=plugin,
         module=module,
-        models=entry.path("models", required=True),
+        models=_models(entry),
         versions=tuple(entry.inside(v, "versions") for v in versions),
         heads=entry.revisions("heads", required=True),
         base=entry.revisions("base"),
         foundations=entry.path("foundations"),
-        legacy=None if legacy is None else _legacy(legacy, name),
+        legacy=legacy,
         registry=None if registry is None else _registry_scripts(registry),
         transaction=_transaction(entry),
+        bootstrap=entry.string("bootstrap", default="models"),
     )
+    if component.bootstrap not in BOOTSTRAPS:
+        raise BundleError(
+            f"bundle manifest: {entry.where}.bootstrap = {component.bootstrap!r}: "
+            f"one of {', '.join(BOOTSTRAPS)}"
+        )
     entry.done()
     return component
 
@@ -368,6 +479,21 @@ def _transaction(entry: _Table) -> str | None:
         raise BundleError(
             f"bundle manifest: {entry.where}.transaction must be one of "
             f"{', '.join(TRANSACTION_MODES)}, not {value!r}"
+        )
+    return value
+
+
+def _models(entry: _Table) -> Path | str:
+    """A file relative to the bundle, or ``package.module:attribute`` (a MetaData or a
+    declarative base) imported through the manifest's ``pythonpath``."""
+    value = entry.string("models", required=True)
+    if ":" not in value:
+        return entry.inside(value, "models")
+    module, _, attribute = value.partition(":")
+    _check_dotted(module, f"{entry.where}.models")
+    if not _DOTTED.fullmatch(attribute):
+        raise BundleError(
+            f"bundle manifest: {entry.where}.models = {value!r}: expected package.module:attribute"
         )
     return value
 
@@ -385,6 +511,31 @@ def _handoff(entry: _Table) -> dict[int, str]:
     return handoff
 
 
+def _legacy_side(entry: _Table, name: str) -> LegacyRepository | LegacyRepositories | None:
+    """``legacy = {…}``: one repository; ``[[….legacy]]``: several, in walk order."""
+    value = entry._get("legacy", (dict, list), "a table or an array of tables", False)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return _legacy(_Table(value, f"{entry.where}.legacy", entry.root), name)
+    if not value:
+        raise BundleError(f"bundle manifest: {entry.where}.legacy names no repository")
+    repositories = tuple(
+        _legacy(_Table(v, f"{entry.where}.legacy[{i}]", entry.root), name)
+        for i, v in enumerate(value)
+    )
+    first = repositories[0].ordered_handoff()
+    for repository in repositories[1:]:
+        if repository.ordered_handoff() != first:
+            raise BundleError(
+                f"legacy repositories of {name!r} hand over at different revisions: "
+                f"{repositories[0].repository_id} at {first}, {repository.repository_id} at "
+                f"{repository.ordered_handoff()} (each must map one version to each revision, "
+                "in the same order)"
+            )
+    return LegacyRepositories(repositories)
+
+
 def _legacy(entry: _Table, name: str) -> LegacyRepository:
     path = entry.path("repository", required=True)
     cfg = configparser.ConfigParser()
@@ -400,17 +551,27 @@ def _legacy(entry: _Table, name: str) -> LegacyRepository:
             raise BundleError(f"legacy repository of {name!r} has two scripts numbered {number}")
         scripts[number] = script
     handoff = _handoff(entry)
-    lowest = entry.integer("lowest_supported", 0)
-    expected = set(range(1, max(handoff) + 1))
+    initial = entry.integer("initial_version", 0)
+    lowest = entry.integer("lowest_supported", initial)
+    if initial < 0 or min(handoff) < initial:
+        raise BundleError(
+            f"legacy initial_version of {name!r} ({initial}) lies beyond its handoff "
+            f"{min(handoff)} or below 0"
+        )
+    expected = set(range(initial + 1, max(handoff) + 1))
     if set(scripts) != expected:
         missing = sorted(expected - set(scripts))
         extra = sorted(set(scripts) - expected)
         raise BundleError(
-            f"legacy map of {name!r} has a gap: scripts 1..{max(handoff)} are needed up to the "
-            f"handoff; missing {missing or 'none'}, beyond the handoff {extra or 'none'}"
+            f"legacy map of {name!r} ({repository_id}) has a gap: scripts "
+            f"{initial + 1}..{max(handoff)} are needed from its initial_version ({initial}) up "
+            f"to the handoff; missing {missing or 'none'}, outside {extra or 'none'}"
         )
-    if not 0 <= lowest <= min(handoff):
-        raise BundleError(f"legacy lowest_supported of {name!r} lies beyond its handoff")
+    if not initial <= lowest <= min(handoff):
+        raise BundleError(
+            f"legacy lowest_supported of {name!r} lies beyond its handoff or below its "
+            "initial_version"
+        )
     repository = LegacyRepository(
         path=path,
         repository_id=repository_id,
@@ -418,6 +579,7 @@ def _legacy(entry: _Table, name: str) -> LegacyRepository:
         lowest_supported=lowest,
         handoff=handoff,
         too_old_hint=entry.string("too_old_hint", default=""),
+        initial_version=initial,
     )
     entry.done()
     return repository
@@ -472,12 +634,13 @@ def _retired(top: _Table) -> dict[str, Retired]:
     return retired
 
 
-def _check_legacy_table(component: Component, table: TableName) -> None:
+def _check_legacy_table(name: str, repository: LegacyRepository, table: TableName) -> None:
     cfg = configparser.ConfigParser()
-    cfg.read(component.legacy.path / "migrate.cfg")
+    cfg.read(repository.path / "migrate.cfg")
     declared = cfg.get("db_settings", "version_table", fallback="migrate_version")
     if declared != str(table):
         raise BundleError(
-            f"legacy repository of {component.name!r} keeps versions in {declared!r}, "
+            f"legacy repository {repository.repository_id} of {name!r} keeps versions in "
+            f"{declared!r}, "
             f"but the manifest's legacy_version_table is {str(table)!r}"
         )

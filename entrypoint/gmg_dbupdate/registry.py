@@ -115,8 +115,11 @@ def view(component: Any, history: Any = None) -> View | None:
             scripts.lowest_supported,
             scripts.too_old_hint,
         )
-    base = getattr(component, "base", None) or (
-        history.bases(component.name) if history is not None else []
+    # the checked history's first revisions (the manifest's ``base`` may name a label)
+    base = (
+        history.bases(component.name)
+        if history is not None
+        else getattr(component, "base", None) or []
     )
     return View(component.module, None, {0: base[0]} if base else {}, 0, "")
 
@@ -181,6 +184,7 @@ def job(manifest: Any, walk: list[dict], record: list[dict] = ()) -> dict:
         },
         "steps": walk,
         "record": list(record),
+        "pythonpath": [str(p) for p in getattr(manifest, "pythonpath", ())],
     }
 
 

@@ -42,7 +42,8 @@ def upgrade(
     from alembic.runtime.environment import EnvironmentContext
 
     script = bundle.script
-    targets = tuple(h for c in components for h in bundle.branches.heads[c])
+    # every head, in one run: Alembic orders the steps by down revisions and depends_on
+    targets = tuple(bundle.branches.tips([h for c in components for h in bundle.branches.heads[c]]))
     cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
 
     def steps(current, _context):

@@ -87,9 +87,12 @@ def _describe(op: tuple) -> str | None:
     if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
         constraint = op[1]
         where = "missing" if kind.startswith("add") else "unexpected"
-        what = "foreign key" if kind.endswith("fk") else type(constraint).__name__
-        cols = ", ".join(c.name for c in constraint.columns)
-        return f"{where} {what} {constraint.name} on {constraint.table.name} ({cols})"
+        what = (
+            "foreign key"
+            if kind.endswith("fk")
+            else _KINDS.get(type(constraint).__name__, type(constraint).__name__)
+        )
+        return f"{where} {what} {_constraint(constraint)}"
     if kind in ("modify_type", "modify_nullable", "modify_default", "modify_comment"):
         _, _schema, table, column, _existing, in_db, in_models = op
         what = kind.removeprefix("modify_")
@@ -98,6 +101,27 @@ def _describe(op: tuple) -> str | None:
             f"{_show(in_models)} in the models"
         )
     return f"difference: {op!r}"
+
+
+_KINDS = {
+    "UniqueConstraint": "unique constraint",
+    "CheckConstraint": "check constraint",
+    "PrimaryKeyConstraint": "primary key",
+}
+
+
+def _constraint(constraint: Any) -> str:
+    """``name on table (columns)``; an unnamed one (the database chose its name, or the models
+    leave it to the database) is named by its table and columns, a foreign key also by what it
+    refers to."""
+    cols = ", ".join(c.name for c in constraint.columns)
+    name = constraint.name if isinstance(constraint.name, str) and constraint.name else None
+    text = f"{name + ' on ' if name else 'on '}{constraint.table.name} ({cols})"
+    elements = getattr(constraint, "elements", None)
+    if elements:  # a foreign key: where it points
+        targets = [e.target_fullname.rsplit(".", 1) for e in elements]
+        text += f" -> {targets[0][0]} ({', '.join(t[-1] for t in targets)})"
+    return text
 
 
 def _show(value: Any) -> str:

@@ -206,6 +206,8 @@ def main(argv):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         emit(event="legacy.failed", error=f"bad input: {exc}")
         return 64
+    # the bundle's helper packages (its manifest's pythonpath): -I left PYTHONPATH out
+    sys.path[:0] = [p for p in job.get("pythonpath", ()) if p not in sys.path]
     lifetime = Lifetime(job)
     engine = make_engine(url, lifetime)
     try:

@@ -2,7 +2,10 @@
 
 Runs under its own interpreter (SQLAlchemy 1.4 + sqlalchemy-migrate) and imports nothing from
 the main package. Input: one JSON object on stdin
-    {"url": ..., "steps": [{"component": ..., "repository": PATH, "to": N}, ...]}
+    {"url": ..., "steps": [{"component": ..., "repository": PATH, "initial": N, "to": N}, ...]}
+``pythonpath`` (optional): folders put first on sys.path, so scripts import the bundle's helpers.
+A repository not yet under control (one of a component's several, the others walked already)
+is put under control at ``initial`` first, as its app did when it first walked it.
 Output: one JSON object per line on stdout, the protocol the parent re-emits:
     {"event": "legacy.applied", "repository", "component", "version", "script", "duration_s"}
     {"event": "legacy.failed", "component", "version", "script", "error"}
@@ -52,21 +55,46 @@ def make_engine(url, lifetime):
     return engine
 
 
+def one_transaction(connection):
+    """An Engine, as sqlalchemy-migrate always handed scripts one, whose every connection is
+    ``connection`` itself (a branch of it): whatever the script runs, through the engine,
+    ``MetaData(bind=...)``, ``create_column`` (Python-side defaults included) or a
+    ``connect()``/``begin()`` of its own, joins the one transaction the runner commits with the
+    version bump, or rolls back with it."""
+    from sqlalchemy.engine.base import OptionEngine
+
+    class OneTransactionEngine(OptionEngine):
+        def connect(self, close_with_result=False):
+            return connection.connect()  # a branch: closing it leaves the transaction open
+
+        def raw_connection(self, _connection=None):
+            raise RuntimeError("legacy scripts run inside the runner's transaction: no raw DBAPI")
+
+    return OneTransactionEngine(connection.engine, {})
+
+
 def walk(engine, step, lifetime):
+    from migrate.exceptions import DatabaseNotControlledError
     from migrate.versioning.schema import ControlledSchema
 
     repository, target = step["repository"], int(step["to"])
-    with engine.connect() as probe:
-        current = int(ControlledSchema(probe, repository).version)
+    try:
+        with engine.connect() as probe:
+            current = int(ControlledSchema(probe, repository).version)
+    except DatabaseNotControlledError:  # one of several repositories, never walked yet
+        current = int(step.get("initial", 0))
+        with engine.begin() as connection:
+            lifetime.enter(connection)
+            ControlledSchema.create(one_transaction(connection), repository, current)
+            lifetime.before_commit(connection)
     for version in range(current + 1, target + 1):
         started = time.monotonic()
         script = None
         try:
             with engine.begin() as connection:  # the script and its version bump, atomically
                 lifetime.enter(connection)
-                schema = ControlledSchema(connection, repository)
-                # ControlledSchema.changeset() reads .name off its bind, which a Connection lacks
-                changeset = schema.repository.changeset(engine.name, schema.version, version)
+                schema = ControlledSchema(one_transaction(connection), repository)
+                changeset = schema.changeset(version)
                 for ver, change in changeset:
                     script = getattr(change, "path", None)
                     schema.runchange(ver, change, changeset.step)
@@ -103,6 +131,8 @@ def main():
     except (ValueError, KeyError) as exc:
         emit(event="legacy.failed", error=f"bad input: {exc}")
         return 64
+    # the bundle's helper packages (its manifest's pythonpath): -I left PYTHONPATH out
+    sys.path[:0] = [p for p in job.get("pythonpath", ()) if p not in sys.path]
     lifetime = Lifetime(job)
     engine = make_engine(url, lifetime)
     try:
