@@ -72,7 +72,7 @@ def test_missing_database_exits_64_at_once(pg_url):
     [
         "postgresql://user:" + PASSWORD + "@host:notaport/db",
         "not a url at all",
-        "mysql://user:" + PASSWORD + "@localhost/db",
+        "oracle://user:" + PASSWORD + "@localhost/db",
         "postgresql+asyncpg://u:" + PASSWORD + "@localhost/db",
         "postgresql://u:" + PASSWORD + "@localhost",
         "sqlite:////no/such/dir/x.db",

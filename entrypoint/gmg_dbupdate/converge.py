@@ -79,11 +79,15 @@ def _walk_legacy(job: Job, state: classify.DbState, fence: Fence | None) -> list
             extra = {"pythonpath": [str(p) for p in bundle.manifest.pythonpath]}
             done += run_legacy(job.settings, steps, fence, on_applied=committed, extra=extra)
     several = {c.name for c in bundle.legacy_components if len(c.legacy.repositories) > 1}
-    return [  # "core:9"; "core:expand_repo:74" for a component of several repositories
-        ":".join([e["component"], *([Path(e["repository"]).name] * (e["component"] in several))])
-        + f":{e['version']}"
-        for e in done
-    ]
+    return [_walked_label(e, several) for e in done]
+
+
+def _walked_label(event: dict, several: set[str]) -> str:
+    """``core:9``; ``core:expand_repo:74`` for a component of several repositories."""
+    parts = [event["component"]]
+    if event["component"] in several:
+        parts.append(Path(event["repository"]).name)
+    return ":".join([*parts, str(event["version"])])
 
 
 def _hand_over(job: Job, connection) -> tuple[classify.DbState, list]:
