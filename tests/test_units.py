@@ -277,7 +277,7 @@ def test_a_signal_is_never_swallowed_before_the_database_is_reached(monkeypatch,
     ],
 )
 def test_one_url_parser(url, parts, monkeypatch):
-    monkeypatch.setattr("pathlib.Path.is_dir", lambda _self: True)
+    monkeypatch.setattr("pathlib.Path.is_dir", lambda self: str(self) in ("rel", "/abs"))
     parsed = config.parse_url(url)
     got = (parsed.backend, parsed.username, parsed.password, parsed.host, parsed.port)
     assert (*got, parsed.database) == parts
@@ -293,6 +293,9 @@ def test_one_url_parser(url, parts, monkeypatch):
         ("postgresql+psycopg://u@h/db", "unsupported driver 'psycopg'"),
         ("postgresql://u@h", "names no database"),
         ("sqlite:////no/such/dir/x.db", "directory of the SQLite database does not exist"),
+        ("sqlite:////", "SQLite database path is a directory"),
+        ("sqlite:////tmp", "SQLite database path is a directory"),
+        ("sqlite:///%00x.db", "NUL byte"),
     ],
 )
 def test_bad_urls_are_refused_with_64(url, message):

@@ -199,9 +199,13 @@ def parse_url(raw: str) -> DbUrl:
     if url.backend != "sqlite" and not url.database:
         raise ConfigError(f"database URL names no database: {url.render()}")
     if url.backend == "sqlite" and url.database and url.database != ":memory:":
-        parent = Path(url.database).parent
-        if not parent.is_dir():
-            raise ConfigError(f"directory of the SQLite database does not exist: {parent}")
+        if "\x00" in url.database:
+            raise ConfigError(f"SQLite database path holds a NUL byte: {url.render()!r}")
+        path = Path(url.database)
+        if path.is_dir():
+            raise ConfigError(f"SQLite database path is a directory: {path}")
+        if not path.parent.is_dir():
+            raise ConfigError(f"directory of the SQLite database does not exist: {path.parent}")
     return url
 
 
