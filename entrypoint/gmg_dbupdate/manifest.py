@@ -113,6 +113,8 @@ class Manifest:
     retired: dict[str, Retired]
     legacy_registry: LegacyRegistry | None
     transaction: str = "run"
+    # the database backends the bundle's history runs on (config.BACKENDS names); None: any
+    backends: tuple[str, ...] | None = None
 
     def transaction_of(self, name: str) -> str:
         """The transaction mode of component ``name`` (its own, else the top level's)."""
@@ -194,10 +196,30 @@ def load_manifest(root: Path) -> Manifest:
         retired=_retired(top),
         legacy_registry=None if registry is None else _legacy_registry(registry),
         transaction=_transaction(top) or "run",
+        backends=_backends(top),
     )
     top.done()
     _cross_checks(manifest)
     return manifest
+
+
+def _backends(top: _Table) -> tuple[str, ...] | None:
+    """``backends = ["postgresql", "sqlite"]``: a history written for some databases only (its
+    revisions use one dialect's SQL, its models types another refuses) says so."""
+    if "backends" not in top.raw:
+        top.read.add("backends")
+        return None
+    from .config import BACKENDS
+
+    values = top.strings("backends")
+    unknown = sorted(set(values) - set(BACKENDS))
+    if not values or unknown:
+        raise BundleError(
+            f"bundle manifest: backends = {list(values)!r} "
+            f"{'names unknown backend(s) ' + ', '.join(unknown) if unknown else 'names none'} "
+            f"(known: {', '.join(sorted(BACKENDS))})"
+        )
+    return tuple(dict.fromkeys(values))
 
 
 def _cross_checks(manifest: Manifest) -> None:

@@ -131,6 +131,7 @@ def _flag(key: str, value: str) -> bool:
 
 class MySQLBackend(Backend):
     name = "mysql"
+    label = "MySQL/MariaDB"
     # DDL commits implicitly: each revision commits with its version row (transactions.py)
     transactional_ddl = False
 
