@@ -293,7 +293,8 @@ def test_sigterm_during_lock_wait(backend, request, tmp_path, observe):
     holder.wait_for(migrating_slow)
     waiter = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     waiting = waiter.wait_for(lambda e: e["event"] == "lock.waiting")
-    assert waiting["holder"]["application_name"].startswith("gmg-dbupdate:")
+    named = "application_name" if backend == "postgresql" else "program_name"
+    assert waiting["holder"][named].startswith("gmg-dbupdate:"), waiting
     sent = time.monotonic()
     waiter.proc.send_signal(signal.SIGTERM)
     result = waiter.finish(timeout=30)
