@@ -515,6 +515,20 @@ def test_failing_legacy_script_exits_70_naming_it_and_releases_the_lock(db_url, 
     assert [e["script"] for e in result.named("legacy.applied")] == [good]
     assert result.named("lock.released")
     assert not result.named("legacy.handoff") and not result.named("migration.applied")
+    if backend_of(db_url) == "mysql":
+        # MySQL commits each DDL statement: the failing script's schema changes stay, its
+        # version bump does not, and the failure says so
+        assert result.last["half_applied"] is True
+        assert f"legacy script {failing} may be left half-applied" in result.last["error"]
+        assert migrate_versions(db_url)[ids[CORE]] == failing_version - 1
+        build_legacy_db(twin_url, {CORE: failing_version - 1})
+        assert strict_schema(db_url) != strict_schema(twin_url)
+        # the lock is free: the next run fails on the half-applied script, not on the lock
+        again = run_gmg(
+            "dbupdate", "--plugins", "all", "--database-url", db_url, "--lock-timeout", "2"
+        )
+        assert again.code == 70 and again.last["half_applied"] is True, again
+        return
     # The failing script left nothing behind. A script that committed before it may stay
     # (PostgreSQL: one transaction per script) or be undone too (SQLite: the file is restored);
     # either way the schema is exactly that of the version recorded.

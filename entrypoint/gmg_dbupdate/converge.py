@@ -41,7 +41,7 @@ def _half_applied(exc: MigrationFailed, database: str) -> MigrationFailed:
     if context.get("revision"):
         what = f"revision {context['revision']}"
     elif context.get("version") is not None:
-        what = f"legacy script {context.get('script', context['version'])}"
+        what = f"legacy script {str(context.get('script', context['version'])).rsplit('/', 1)[-1]}"
     else:
         what = "the failing step"
     note = (
