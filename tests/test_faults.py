@@ -86,7 +86,14 @@ def lock_is_free(url: str) -> bool:
         name = backend.lock_name(lock_name(BUNDLE_OBJ))
         fence = backend.lock_name(f"{lock_name(BUNDLE_OBJ)}:fence")
         free = "SELECT IS_FREE_LOCK(:lock) AND IS_FREE_LOCK(:fence)"
-        return query(url, free, lock=name, fence=fence)[0][0] == 1
+        # a closed connection's named locks go when the server has ended its thread, which it
+        # does just after the client is gone: a moment's grace, not a wait for a timeout
+        deadline = time.monotonic() + 2
+        while query(url, free, lock=name, fence=fence)[0][0] != 1:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
     return query(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0] == 0
 
 

@@ -265,6 +265,7 @@ class MySQLBackend(Backend):
                 with contextlib.suppress(Exception):
                     killer.close()
 
+        cancel.on_unwind = True  # PyMySQL reads in Python: see interrupts.cancellable
         return cancel
 
     # --- SQLAlchemy (full path) and the sealed legacy runtime ---------------------------
