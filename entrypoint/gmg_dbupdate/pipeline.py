@@ -35,6 +35,7 @@ def run(settings: Settings) -> dict:
             if job.is_current(state):
                 return job.current(state)
             job.pending(state)  # logs the state; refuses what must not be touched
+            classify.warn_disabled(state, job.bundle, job.enabled)  # left alone: said so
             held.restore_priority()  # a runner that waited migrates after all
             from .converge import converge
 
