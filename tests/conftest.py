@@ -87,7 +87,7 @@ def run_gmg(
     env: dict | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
-    secrets: tuple[str, ...] = (PASSWORD,),
+    secrets: tuple[str, ...] = (PASSWORD, mariadbserver.PASSWORD),
     json_logs: bool = True,
     process: bool = False,
 ) -> Result:
@@ -283,11 +283,54 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'mediagoblin.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# backend -> the fixture giving a fresh, empty database on it
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
+
+
+@pytest.fixture(params=list(URL_FIXTURES))
 def db_url(request):
-    """The same scenario on both backends."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return request.getfixturevalue(fixture)
+    """The same scenario on every backend (SQLite, PostgreSQL, MariaDB). Tests of MediaGoblin's
+    shipped bundle override it with ``pg_sqlite_url``: that history runs on those two only."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
+
+
+def backend_of(url: str) -> str:
+    """The backend a test URL is on (the keys of ``URL_FIXTURES``)."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    return {"postgres": "postgresql", "mariadb": "mysql"}.get(scheme, scheme)
+
+
+def new_database(request, backend: str, prefix: str) -> str:
+    """A new, empty database on ``backend``'s server (``drop_database`` drops it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if backend == "mysql":
+        admin_url = request.getfixturevalue("mysql_admin_url")
+        admin = mariadbserver.connect(admin_url)
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        finally:
+            admin.close()
+        return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    admin = request.getfixturevalue("pg_admin")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(request.getfixturevalue("pg_admin_url")).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_database(request, url: str) -> None:
+    name = make_url(url).database
+    if backend_of(url) == "mysql":
+        admin = mariadbserver.connect(request.getfixturevalue("mysql_admin_url"))
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            admin.close()
+        return
+    with request.getfixturevalue("pg_admin").connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- looking at a database ------------------------------------------------------------------
@@ -297,6 +340,11 @@ def engine_for(url: str) -> sa.Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg2")
+    if backend_of(url) == "mysql":  # the tests' SQL quotes identifiers with "…", as ANSI does
+        ansi = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')"
+        return sa.create_engine(
+            parsed, poolclass=sa.pool.NullPool, connect_args={"init_command": ansi}
+        )
     return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
 
 
@@ -448,7 +496,8 @@ class Job:
         result = Result(
             self.proc.returncode, stdout, stderr, elapsed=time.monotonic() - self.started
         )
-        assert PASSWORD not in stderr and PASSWORD not in stdout, "password leaked"
+        for secret in (PASSWORD, mariadbserver.PASSWORD):
+            assert secret not in stderr and secret not in stdout, "password leaked"
         result.events = parse_events(stderr)
         assert result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
         return result

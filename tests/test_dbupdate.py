@@ -8,8 +8,11 @@ import pytest
 
 from conftest import (
     BUNDLE,
+    backend_of,
+    drop_database,
     execute,
     heads,
+    new_database,
     query,
     run_gmg,
     schema_of,
@@ -114,13 +117,8 @@ def _older_revisions():
 
 
 @pytest.fixture(scope="session")
-def fresh_schema(pg_admin, pg_admin_url, tmp_path_factory):
+def fresh_schema(request, tmp_path_factory):
     """The schema a fresh bootstrap with every plugin produces, per backend (built once)."""
-    import uuid
-
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
     cache: dict[str, dict] = {}
 
     def get(backend: str) -> dict:
@@ -128,19 +126,14 @@ def fresh_schema(pg_admin, pg_admin_url, tmp_path_factory):
             if backend == "sqlite":
                 url = f"sqlite:///{tmp_path_factory.mktemp('reference') / 'reference.db'}"
             else:
-                name = f"ref_{uuid.uuid4().hex[:8]}"
-                with pg_admin.connect() as c:
-                    c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-                url = make_url(pg_admin_url).set(database=name).render_as_string(False)
+                url = new_database(request, backend, "ref")
             bootstrap(url, "--plugins", "all")
             cache[backend] = schema_of(url, exclude=("alembic_version",))
+            if backend != "sqlite":
+                drop_database(request, url)
         return cache[backend]
 
     return get
-
-
-def backend_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
 
 
 @pytest.mark.parametrize(("component", "revision"), slow_except(list(_older_revisions()), 0))

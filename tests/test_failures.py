@@ -9,9 +9,20 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import BUNDLE, declare_head, query, run_gmg, schema_of
+from conftest import (
+    BUNDLE,
+    URL_FIXTURES,
+    backend_of,
+    declare_head,
+    query,
+    run_gmg,
+    schema_of,
+    version_rows,
+)
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, free_port
+
+SERVERS = ["postgresql", "mysql"]  # the backends behind a server (URL, password, database)
 
 
 def _assert_nothing_written(url: str) -> None:
@@ -25,8 +36,9 @@ def _assert_nothing_written(url: str) -> None:
 @pytest.mark.reliability(
     case="unreachable database (refused)", expected="exit 69 within 10% of the deadline"
 )
-def test_unreachable_database_exits_69_at_the_deadline():
-    url = f"postgresql://gmg:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql+pymysql"])
+def test_unreachable_database_exits_69_at_the_deadline(scheme):
+    url = f"{scheme}://gmg:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
     result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "5")
     assert result.code == 69, result
     assert 5 <= result.span("dbupdate.start", "dbupdate.failed") <= 5 * 1.1, result
@@ -38,7 +50,9 @@ def test_unreachable_database_exits_69_at_the_deadline():
 @pytest.mark.reliability(
     case="wrong password", expected="exit 77 at once, not retried, nothing written"
 )
-def test_wrong_password_exits_77_at_once(pg_url):
+@pytest.mark.parametrize("backend", SERVERS)
+def test_wrong_password_exits_77_at_once(backend, request):
+    pg_url = request.getfixturevalue(URL_FIXTURES[backend])
     url = make_url(pg_url).set(password="Wrong-Pw-123").render_as_string(False)
     result = run_gmg(
         "dbupdate",
@@ -51,17 +65,21 @@ def test_wrong_password_exits_77_at_once(pg_url):
     assert result.code == 77, result
     assert result.elapsed < 10
     assert not result.named("db.waiting")
-    assert "password authentication failed" in result.last["error"]
+    said = {"postgresql": "password authentication failed", "mysql": "Access denied"}
+    assert said[backend] in result.last["error"], result.last
     _assert_nothing_written(pg_url)
 
 
 @pytest.mark.reliability(case="missing database", expected="exit 64 at once")
-def test_missing_database_exits_64_at_once(pg_url):
-    url = make_url(pg_url).set(database="no_such_db_here").render_as_string(False)
+@pytest.mark.parametrize("backend", SERVERS)
+def test_missing_database_exits_64_at_once(backend, request):
+    url = request.getfixturevalue(URL_FIXTURES[backend])
+    url = make_url(url).set(database="no_such_db_here").render_as_string(False)
     result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "30")
     assert result.code == 64, result
     assert result.elapsed < 10
-    assert "does not exist" in result.last["error"]
+    said = {"postgresql": "does not exist", "mysql": "Unknown database"}
+    assert said[backend] in result.last["error"], result.last
 
 
 @pytest.mark.reliability(
@@ -73,6 +91,7 @@ def test_missing_database_exits_64_at_once(pg_url):
         "postgresql://user:" + PASSWORD + "@host:notaport/db",
         "not a url at all",
         "oracle://user:" + PASSWORD + "@localhost/db",
+        "mysql+mysqldb://user:" + PASSWORD + "@localhost/db",
         "postgresql+asyncpg://u:" + PASSWORD + "@localhost/db",
         "postgresql://u:" + PASSWORD + "@localhost",
         "sqlite:////no/such/dir/x.db",
@@ -235,8 +254,21 @@ def test_migration_that_raises_exits_70_names_revision_and_rolls_back(bundle_cop
     assert result.last["revision"] == "bbbbbbbbbbbb"
     assert result.last["script"].endswith("bbbbbbbbbbbb_boom.py")
     assert "bbbbbbbbbbbb" in result.last["error"]
-    assert schema_of(db_url) == before  # the whole run was rolled back, on both backends
     assert result.named("lock.released")
+    assert "bbbbbbbbbbbb" not in version_rows(db_url)
+    if backend_of(db_url) != "mysql":
+        assert schema_of(db_url) == before  # the whole run was rolled back
+        assert "half-applied" not in result.last["error"] and "half_applied" not in result.last
+        return
+    # MySQL commits each DDL statement: the table made before the failure stays, and the
+    # failure says so (the operator repairs before the next run)
+    assert set(schema_of(db_url)) == set(before) | {"core__boom"}
+    assert result.last["half_applied"] is True
+    assert result.last["error"].endswith(
+        "; MySQL/MariaDB does not roll DDL back: revision bbbbbbbbbbbb may be left half-applied "
+        "(its DDL before the failure committed, its version row was not written); check the "
+        "schema before running again"
+    ), result.last["error"]
 
 
 # --- the lock ---------------------------------------------------------------------------------
@@ -266,6 +298,47 @@ def test_held_postgres_lock_exits_75_naming_the_holder(pg_url):
         assert waiting and waiting[0]["holder"]["application_name"] == "test-holder"
         assert "test-holder" in result.last["error"]
         assert schema_of(pg_url) == {}
+    finally:
+        holder.close()
+
+
+@pytest.mark.reliability(
+    case="hung lock holder (MariaDB)",
+    expected="exit 75 at the lock deadline naming the holder's program",
+)
+def test_held_mysql_lock_exits_75_naming_the_holder(mysql_url):
+    import pymysql
+
+    from gmg_dbupdate.backends import backend_for
+    from gmg_dbupdate.config import parse_url
+    from gmg_dbupdate.lock import lock_name
+
+    name = backend_for(parse_url(mysql_url), connect_timeout=5).lock_name(
+        lock_name(Bundle.load(BUNDLE))
+    )
+    url = make_url(mysql_url)
+    holder = pymysql.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+        program_name="test-holder",
+        autocommit=True,
+    )
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (name,))
+            assert cursor.fetchone()[0] == 1
+        started = time.monotonic()
+        result = run_gmg("dbupdate", "--database-url", mysql_url, "--lock-timeout", "2")
+        assert result.code == 75, result
+        assert 2 <= time.monotonic() - started < 10
+        waiting = result.named("lock.waiting")
+        assert waiting and waiting[0]["holder"]["program_name"] == "test-holder", waiting
+        assert waiting[0]["holder"]["connection_id"] == holder.thread_id()
+        assert "test-holder" in result.last["error"]
+        assert schema_of(mysql_url) == {}
     finally:
         holder.close()
 

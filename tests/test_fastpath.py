@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import BUNDLE, declare_head, execute, run_gmg, schema_of
+from conftest import BUNDLE, URL_FIXTURES, declare_head, execute, run_gmg, schema_of
 from gmg_dbupdate.bundle import Bundle
 
 
@@ -101,7 +101,24 @@ def test_database_ahead_is_not_waved_through(db_url):
     assert run_gmg("dbupdate", "--database-url", db_url).code == 65
 
 
-def test_noop_on_the_shipped_bundle_loads_neither_sqlalchemy_nor_alembic(db_url):
+def test_the_shipped_bundle_refuses_mysql(mysql_url):
+    """MediaGoblin's history runs on PostgreSQL and SQLite (its manifest's ``backends``)."""
+    from conftest import REPO
+
+    result = run_gmg(
+        "dbupdate", "--migrations", str(REPO / "migrations"), "--database-url", mysql_url
+    )
+    assert result.code == 64, result
+    assert result.last["error"] == (
+        "bundle 'mediagoblin' does not support mysql: its history runs on postgresql, sqlite "
+        "only (manifest key backends)"
+    )
+    assert schema_of(mysql_url) == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # the shipped bundle's backends
+def test_noop_on_the_shipped_bundle_loads_neither_sqlalchemy_nor_alembic(backend, request):
+    db_url = request.getfixturevalue(URL_FIXTURES[backend])
     """The shipped bundle reads MediaGoblin's registry table too: from the index's quoted names,
     on the bare driver, like the version table (no SQLAlchemy import on a no-op)."""
     import json

@@ -12,7 +12,18 @@ from collections import Counter
 
 import pytest
 
-from conftest import BUNDLE, Job, crowd, declare_head, query, run_gmg, schema_of, version_rows
+from conftest import (
+    BUNDLE,
+    URL_FIXTURES,
+    Job,
+    backend_of,
+    crowd,
+    declare_head,
+    query,
+    run_gmg,
+    schema_of,
+    version_rows,
+)
 from gmg_dbupdate.bundle import Bundle
 from pgserver import PASSWORD, Cluster, wait_until_accepting
 
@@ -31,10 +42,14 @@ def slow_bundle(tmp_path, seconds: float):
         f'revision = "{SLOW}"\ndown_revision = "{HEAD}"\n'
         "branch_labels = None\ndepends_on = None\n\n\n"
         "def upgrade():\n"
+        # MySQL commits each DDL statement: the sleep (KILL QUERY ends it) comes first there,
+        # so that a stop mid-revision leaves nothing of it
+        '    if op.get_bind().dialect.name == "mysql":\n'
+        f'        op.execute("SELECT SLEEP({seconds})")\n'
         '    op.create_table("core__slow", sa.Column("id", sa.Integer, primary_key=True))\n'
         '    if op.get_bind().dialect.name == "postgresql":\n'
         f'        op.execute("SELECT pg_sleep({seconds})")\n'
-        "    else:\n"
+        '    elif op.get_bind().dialect.name == "sqlite":\n'
         f"        time.sleep({seconds})\n\n\n"
         "def downgrade():\n    pass\n"
     )
@@ -62,6 +77,23 @@ def lock_is_free(url: str) -> bool:
             except BlockingIOError:
                 return False
             return True
+    if backend_of(url) == "mysql":
+        from gmg_dbupdate.backends import backend_for
+        from gmg_dbupdate.config import parse_url
+        from gmg_dbupdate.lock import lock_name
+
+        backend = backend_for(parse_url(url), connect_timeout=5)
+        name = backend.lock_name(lock_name(BUNDLE_OBJ))
+        fence = backend.lock_name(f"{lock_name(BUNDLE_OBJ)}:fence")
+        free = "SELECT IS_FREE_LOCK(:lock) AND IS_FREE_LOCK(:fence)"
+        # a closed connection's named locks go when the server has ended its thread, which it
+        # does just after the client is gone: a moment's grace, not a wait for a timeout
+        deadline = time.monotonic() + 2
+        while query(url, free, lock=name, fence=fence)[0][0] != 1:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
     return query(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0] == 0
 
 
@@ -191,9 +223,9 @@ def test_migration_connection_terminated(pg_url, pg_admin, tmp_path, observe):
     case="SIGKILL mid-migration, then a rerun",
     expected="schema never between revisions; rerun converges",
 )
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("backend", list(URL_FIXTURES))
 def test_sigkill_mid_migration_then_rerun(backend, request, tmp_path, observe):
-    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    url = request.getfixturevalue(URL_FIXTURES[backend])
     assert run_gmg("dbupdate", "--database-url", url).code == 0
     bundle = slow_bundle(tmp_path, 3)
     job = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
@@ -222,11 +254,12 @@ def test_sigkill_mid_migration_then_rerun(backend, request, tmp_path, observe):
         ("postgresql", signal.SIGTERM),
         ("sqlite", signal.SIGTERM),
         ("postgresql", signal.SIGINT),
+        ("mysql", signal.SIGTERM),
     ],
-    ids=["postgresql-SIGTERM", "sqlite-SIGTERM", "postgresql-SIGINT"],
+    ids=["postgresql-SIGTERM", "sqlite-SIGTERM", "postgresql-SIGINT", "mysql-SIGTERM"],
 )
 def test_signal_mid_migration(backend, signum, request, tmp_path, observe):
-    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    url = request.getfixturevalue(URL_FIXTURES[backend])
     assert run_gmg("dbupdate", "--database-url", url).code == 0
     bundle = slow_bundle(tmp_path, 30)
     job = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)
@@ -258,14 +291,17 @@ def test_sigterm_during_database_wait(own_cluster, observe):
 @pytest.mark.reliability(
     case="SIGTERM while waiting for the lock", expected="exit 143 at once, holder untouched"
 )
-def test_sigterm_during_lock_wait(pg_url, tmp_path, observe):
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_sigterm_during_lock_wait(backend, request, tmp_path, observe):
+    pg_url = request.getfixturevalue(URL_FIXTURES[backend])
     assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
     bundle = slow_bundle(tmp_path, 8)
     holder = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     holder.wait_for(migrating_slow)
     waiter = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     waiting = waiter.wait_for(lambda e: e["event"] == "lock.waiting")
-    assert waiting["holder"]["application_name"].startswith("gmg-dbupdate:")
+    named = "application_name" if backend == "postgresql" else "program_name"
+    assert waiting["holder"][named].startswith("gmg-dbupdate:"), waiting
     sent = time.monotonic()
     waiter.proc.send_signal(signal.SIGTERM)
     result = waiter.finish(timeout=30)
@@ -279,9 +315,9 @@ def test_sigterm_during_lock_wait(pg_url, tmp_path, observe):
 @pytest.mark.reliability(
     case="lock holder killed with SIGKILL", expected="the lock frees at once; next runner converges"
 )
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("backend", list(URL_FIXTURES))
 def test_killed_holder_frees_the_lock(backend, request, tmp_path, observe):
-    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    url = request.getfixturevalue(URL_FIXTURES[backend])
     assert run_gmg("dbupdate", "--database-url", url).code == 0
     bundle = slow_bundle(tmp_path, 3)
     holder = Job("dbupdate", "--migrations", str(bundle), "--database-url", url)

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import BUNDLE, execute, run_gmg, schema_of, version_rows
+from conftest import BUNDLE, backend_of, execute, run_gmg, schema_of, version_rows
 from gmg_dbupdate.bundle import Bundle
 
 INVENTED = Bundle.load(BUNDLE)
@@ -63,7 +63,32 @@ MANIFEST_DEFECTS = {  # defect -> [(old, new)], every occurrence replaced
     ],
     "heads is a number": [('heads = ["639c5e971310"]', "heads = 639")],
     "a misspelt key": [('heads = ["639c5e971310"]', 'heads = ["639c5e971310"]\nhaeds = []')],
+    "backends names an unknown one": [(TOP, TOP + 'backends = ["sqlite", "oracle"]\n')],
+    "backends is empty": [(TOP, TOP + "backends = []\n")],
+    "backends is a string": [(TOP, TOP + 'backends = "sqlite"\n')],
 }
+
+
+@pytest.mark.reliability(
+    case="a bundle run on a backend its manifest does not list",
+    expected="exit 64 naming the supported backends, nothing written",
+)
+def test_backend_the_manifest_does_not_list_exits_64(bundle_copy, db_url):
+    """``backends`` limits a bundle to the databases its history runs on: any other one is
+    refused before anything is read or written; a listed one runs."""
+
+    others = sorted({"sqlite", "postgresql", "mysql"} - {backend_of(db_url)})
+    manifest = bundle_copy / "manifest.toml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace(TOP, TOP + f"backends = {others!r}\n".replace("'", '"')))
+    result = dbupdate(bundle_copy, db_url)
+    assert result.code == 64, result
+    error = result.last["error"]
+    assert "\n" not in error and f"does not support {backend_of(db_url)}" in error, error
+    assert ", ".join(others) in error, error
+    assert schema_of(db_url) == {}
+    manifest.write_text(text.replace(TOP, TOP + f'backends = ["{backend_of(db_url)}"]\n'))
+    assert dbupdate(bundle_copy, db_url).code == 0
 
 
 @pytest.mark.reliability(

@@ -8,14 +8,21 @@ plugin's revision is retired. The engine must carry it as it is.
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from conftest import execute, query, run_gmg, schema_of, slow_except, version_rows
+from conftest import (
+    backend_of,
+    drop_database,
+    execute,
+    new_database,
+    query,
+    run_gmg,
+    schema_of,
+    slow_except,
+    version_rows,
+)
 
 FORKED = Path(__file__).resolve().parent / "bundles" / "forked"
 CORE_HEADS = {"c0000000000a", "c0000000000b"}
@@ -37,18 +44,11 @@ def alembic(url: str, *args: str) -> None:
 def twin_url(db_url, request, tmp_path):
     """A second empty database on the backend of ``db_url``: the fresh install to compare with."""
     if db_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'twin.db'}"
-    return request.getfixturevalue("pg_url_twin")
-
-
-@pytest.fixture
-def pg_url_twin(pg_admin, pg_admin_url):
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg_admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    with pg_admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    url = new_database(request, backend_of(db_url), "twin")
+    yield url
+    drop_database(request, url)
 
 
 def test_fresh_install_stamps_every_declared_head(db_url):

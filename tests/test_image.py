@@ -350,7 +350,7 @@ def test_failures_exit_with_their_codes_from_the_image(image, container, pg_url,
     )
     assert unreachable.code == 69, unreachable
 
-    bad = run_image(image, container, env={"DATABASE_URL": "mysql://u@h/d"})
+    bad = run_image(image, container, env={"DATABASE_URL": "mysql+mysqldb://u@h/d"})
     assert bad.code == 64, bad
 
 

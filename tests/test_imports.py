@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_gmg
+from conftest import REPO, URL_FIXTURES, run_gmg
 
 PACKAGE = "gmg_dbupdate"
 ENGINE = REPO / "entrypoint" / PACKAGE
@@ -117,7 +117,7 @@ def _literal(node: ast.AST, constants: dict[str, ast.AST]) -> list[str]:
 
 
 def _names_a_backend(strings: list[str]) -> bool:
-    return any(s.lower().startswith(("sqlite", "postgres")) for s in strings)
+    return any(s.lower().startswith(("sqlite", "postgres", "mysql", "mariadb")) for s in strings)
 
 
 def _backend_comparisons(path: Path) -> list[tuple[int, str]]:
@@ -184,9 +184,11 @@ def test_the_backend_scan_sees_each_kind_of_comparison(tmp_path):
 @pytest.mark.parametrize(
     "verb", [("dbupdate",), ("dbupdate", "--check"), ("dbcheck",)], ids=" ".join
 )
-def test_a_noop_imports_neither_sqlalchemy_nor_alembic(db_url, verb):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # the shipped bundle's backends
+def test_a_noop_imports_neither_sqlalchemy_nor_alembic(backend, verb, request):
     """What each pod start pays for: the no-op run of each read or update verb (the shipped
     bundle, a current database) loads neither SQLAlchemy nor Alembic."""
+    db_url = request.getfixturevalue(URL_FIXTURES[backend])
     shipped = ("--migrations", str(REPO / "migrations"), "--database-url", db_url)
     assert run_gmg("dbupdate", *shipped).code == 0
     noop = run_gmg(

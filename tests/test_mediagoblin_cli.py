@@ -6,11 +6,20 @@ MediaGoblin head install (``head_fresh``) for the components it installed.
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 import mediagoblin_dbs as mg
 import oracle
-from conftest import run_gmg
+from conftest import URL_FIXTURES, run_gmg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """MediaGoblin's shipped history runs on SQLite and PostgreSQL only (its manifest's
+    ``backends``): this file's tests stay on those two."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
+
 
 MG = ("--migrations", str(mg.BUNDLE))
 

@@ -21,8 +21,16 @@ from alembic.script import ScriptDirectory
 
 import mediagoblin_dbs as mg
 import oracle
-from conftest import slow_except
+from conftest import URL_FIXTURES, slow_except
 from oracle import sqlite_path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """MediaGoblin's shipped history runs on SQLite and PostgreSQL only (its manifest's
+    ``backends``): this file's tests stay on those two."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
+
 
 CORE_REVISIONS = ["52bf0ccbedc1", "101510e3a713", "8429e33fdf7", "4066b9f8b84a", "3145accb8fe3"]
 

@@ -93,6 +93,14 @@ CASES = [
         "file": str(ci_file("hook-url-file")),
         "values": {"image": {"tag": "0.1.1"}},
     },
+    *(
+        {
+            "id": f"job-{scheme}-url",
+            "file": str(ci_file("job-password-file")),
+            "values": {"database": {"url": f"{scheme}://mediagoblin@mariadb.db.svc:3306/mg"}},
+        }
+        for scheme in ("mysql+pymysql", "mariadb+pymysql")
+    ),
     {
         "id": "extra-args",
         "file": str(ci_file("hook-url-file")),
@@ -148,6 +156,14 @@ BAD_VALUES = {
     "url key and password key": (
         {"database": {"passwordKey": "pw", "url": "postgresql://u@h/d"}},
         "/database",
+    ),
+    "a MySQL driver the image does not ship": (
+        {"database": {"urlKey": "", "passwordKey": "pw", "url": "mysql+mysqldb://u@h/d"}},
+        "/database/url",
+    ),
+    "password in a MySQL url": (
+        {"database": {"urlKey": "", "passwordKey": "pw", "url": "mariadb+pymysql://u:secret@h/d"}},
+        "/database/url",
     ),
     "no fail-fast codes": ({"failFastExitCodes": []}, "/failFastExitCodes"),
     "timeout not an integer": ({"waitTimeout": "soon"}, "/waitTimeout"),
@@ -391,6 +407,14 @@ def test_password_alone_from_a_mounted_secret_file(rendered):
     assert env["PGSSLMODE"]["value"] == "require"
     volume = next(v for v in pod["volumes"] if v["name"] == "gmg-dbupdate-secret")
     assert volume["secret"]["items"] == [{"key": "password", "path": "password"}]
+
+
+@pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb+pymysql"])
+def test_mysql_urls_are_accepted(rendered, scheme):
+    _pod, container = container_of(rendered[f"job-{scheme}-url"])
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DATABASE_URL"]["value"] == f"{scheme}://mediagoblin@mariadb.db.svc:3306/mg"
+    assert env["DATABASE_PASSWORD_FILE"]["value"] == "/var/run/secrets/gmg-dbupdate/password"
 
 
 def test_database_url_from_a_secret_key_ref(rendered):

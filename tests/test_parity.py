@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import shutil
 import tomllib
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from conftest import (
     BUNDLE,
+    backend_of,
+    drop_database,
     engine_for,
     execute,
     heads,
+    new_database,
     query,
     run_gmg,
     slow_except,
@@ -153,10 +154,6 @@ def _late_cases() -> list:
 # --- fixtures and helpers --------------------------------------------------------------------
 
 
-def backend_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
-
-
 @pytest.fixture(scope="session")
 def reference(request, tmp_path_factory):
     """Per backend, built once: a fresh bootstrap with every plugin (schema and version rows)."""
@@ -167,29 +164,15 @@ def reference(request, tmp_path_factory):
             if backend == "sqlite":
                 url = f"sqlite:///{tmp_path_factory.mktemp('reference') / 'reference.db'}"
             else:
-                url = _new_pg_database(request, "ref")
+                url = new_database(request, backend, "ref")
             result = run_gmg("dbupdate", "--plugins", "all", "--database-url", url)
             assert result.code == 0, result
             cache[backend] = (strict_schema(url), version_rows(url))
             if backend != "sqlite":
-                _drop_pg_database(request, url)
+                drop_database(request, url)
         return cache[backend]
 
     return get
-
-
-def _new_pg_database(request, prefix: str) -> str:
-    admin = request.getfixturevalue("pg_admin")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(request.getfixturevalue("pg_admin_url")).set(database=name)
-    return url.render_as_string(hide_password=False)
-
-
-def _drop_pg_database(request, url: str) -> None:
-    with request.getfixturevalue("pg_admin").connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -198,9 +181,9 @@ def twin_url(db_url, request, tmp_path):
     if backend_of(db_url) == "sqlite":
         yield f"sqlite:///{tmp_path / 'twin.db'}"
         return
-    url = _new_pg_database(request, "twin")
+    url = new_database(request, backend_of(db_url), "twin")
     yield url
-    _drop_pg_database(request, url)
+    drop_database(request, url)
 
 
 def build_alembic_db(url: str, targets: list[str]) -> Era:
@@ -532,6 +515,20 @@ def test_failing_legacy_script_exits_70_naming_it_and_releases_the_lock(db_url, 
     assert [e["script"] for e in result.named("legacy.applied")] == [good]
     assert result.named("lock.released")
     assert not result.named("legacy.handoff") and not result.named("migration.applied")
+    if backend_of(db_url) == "mysql":
+        # MySQL commits each DDL statement: the failing script's schema changes stay, its
+        # version bump does not, and the failure says so
+        assert result.last["half_applied"] is True
+        assert f"legacy script {failing} may be left half-applied" in result.last["error"]
+        assert migrate_versions(db_url)[ids[CORE]] == failing_version - 1
+        build_legacy_db(twin_url, {CORE: failing_version - 1})
+        assert strict_schema(db_url) != strict_schema(twin_url)
+        # the lock is free: the next run fails on the half-applied script, not on the lock
+        again = run_gmg(
+            "dbupdate", "--plugins", "all", "--database-url", db_url, "--lock-timeout", "2"
+        )
+        assert again.code == 70 and again.last["half_applied"] is True, again
+        return
     # The failing script left nothing behind. A script that committed before it may stay
     # (PostgreSQL: one transaction per script) or be undone too (SQLite: the file is restored);
     # either way the schema is exactly that of the version recorded.

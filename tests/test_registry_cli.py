@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from conftest import REPO, Job, execute, query, run_gmg
+from conftest import REPO, URL_FIXTURES, Job, execute, query, run_gmg
 from oracle import diff, fingerprint
 from registry_build import (
     add_mediagoblin_walk_residue,
@@ -27,6 +27,14 @@ from registry_build import (
     core_step,
     run_registry,
 )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """MediaGoblin's shipped history runs on SQLite and PostgreSQL only (its manifest's
+    ``backends``): this file's tests stay on those two."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
+
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,9 @@ import os
 import subprocess
 import time
 
-from conftest import BUNDLE, GMG, execute, parse_events, run_gmg
+import pytest
+
+from conftest import BUNDLE, GMG, URL_FIXTURES, backend_of, execute, parse_events, run_gmg
 
 
 def test_dbverify_equal_after_bootstrap_and_drift_after_tampering(db_url):
@@ -18,7 +20,8 @@ def test_dbverify_equal_after_bootstrap_and_drift_after_tampering(db_url):
 
     execute(
         db_url,
-        "DROP INDEX ix_core__users_email",
+        "DROP INDEX ix_core__users_email"
+        + (" ON core__users" if backend_of(db_url) == "mysql" else ""),
         "ALTER TABLE core__tags ADD COLUMN colour VARCHAR(10)",
         "CREATE TABLE not_ours (id INTEGER PRIMARY KEY)",
     )
@@ -58,7 +61,9 @@ def test_dbcheck_without_wait_is_check(db_url):
     assert run_gmg("dbcheck", "--database-url", db_url).code == 0
 
 
-def test_dbcheck_wait_returns_once_migrated(pg_url):
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_dbcheck_wait_returns_once_migrated(backend, request):
+    pg_url = request.getfixturevalue(URL_FIXTURES[backend])
     waiter = subprocess.Popen(
         [GMG, "dbcheck", "--wait", "--wait-timeout", "60", "--database-url", pg_url],
         stderr=subprocess.PIPE,

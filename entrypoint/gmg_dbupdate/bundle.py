@@ -29,7 +29,17 @@ class Bundle:
 
     @classmethod
     def load(cls, root: Path) -> Bundle:
-        return cls(load_manifest(root))
+        manifest = load_manifest(root)
+        if manifest.backends is not None:
+            from .config import BACKENDS
+
+            unknown = [name for name in manifest.backends if name not in BACKENDS]
+            if unknown:
+                raise BundleError(
+                    f"bundle manifest: backends names unknown backend(s) {', '.join(unknown)} "
+                    f"(known: {', '.join(sorted(BACKENDS))})"
+                )
+        return cls(manifest)
 
     def __getattr__(self, name: str) -> Any:  # the manifest's fields and lookups
         if name == "manifest":

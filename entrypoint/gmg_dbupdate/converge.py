@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import classify, interrupts, registry, transactions
 from .bootstrap import install
+from .errors import MigrationFailed
 from .logs import activate, get_logger
 from .upgrade import upgrade
 
@@ -24,6 +25,35 @@ if TYPE_CHECKING:
 
 def converge(job: Job, state: classify.DbState, fence: Fence | None) -> dict:
     """Returns the ``dbupdate.done`` fields (``changed``, ``applied``, …)."""
+    try:
+        return _converge(job, state, fence)
+    except MigrationFailed as exc:
+        if job.backend.transactional_ddl:
+            raise  # the failing transaction rolled back, DDL included
+        raise _half_applied(exc, job.backend.label or job.backend.name) from exc
+
+
+def _half_applied(exc: MigrationFailed, database: str) -> MigrationFailed:
+    """Where DDL is not transactional (MySQL, MariaDB) each DDL statement commits itself: the
+    statements of the failing step that ran before the failure stay, its version row does not.
+    The failure says so, so that the operator repairs the schema before running again (a new
+    run would take the step as not done and run it again from its start)."""
+    context = dict(exc.context)
+    if context.get("revision"):
+        what = f"revision {context['revision']}"
+    elif context.get("version") is not None:
+        what = f"legacy script {str(context.get('script', context['version'])).rsplit('/', 1)[-1]}"
+    else:
+        what = "the failing step"
+    note = (
+        f"; {database} does not roll DDL back: {what} may be left half-applied (its DDL "
+        "before the failure committed, its version row was not written); check the schema "
+        "before running again"
+    )
+    return MigrationFailed(f"{exc}{note}", **context, half_applied=True)
+
+
+def _converge(job: Job, state: classify.DbState, fence: Fence | None) -> dict:
     activate()  # from here on structlog renders every event, Alembic's log records too
     backend = job.backend
     walked = _walk_legacy(job, state, fence)

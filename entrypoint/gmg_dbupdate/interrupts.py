@@ -110,6 +110,14 @@ def cancellable(cancel: Callable[[], object] | None) -> Iterator[None]:
         STATE.cancellable.add(cancel)
     try:
         yield
+    except Interrupted:
+        # A driver that reads in Python (PyMySQL) is interrupted in this thread at once, maybe
+        # before the watcher thread has cancelled: cancel here too, before the connection is
+        # closed (closing it does not stop the server's statement, which would run on).
+        if getattr(cancel, "on_unwind", False):
+            with contextlib.suppress(Exception):
+                cancel()
+        raise
     finally:
         with STATE.lock:
             STATE.cancellable.discard(cancel)

@@ -16,6 +16,19 @@ from .logs import get_logger
 from .wait import wait_for
 
 
+def _refuse_unsupported_backend(bundle: Bundle, settings: Settings) -> None:
+    """A bundle whose manifest lists its ``backends`` runs on those only (64, one line)."""
+    supported = bundle.manifest.backends
+    name = settings.url.backend
+    if supported is not None and name not in supported:
+        from .errors import BundleError
+
+        raise BundleError(
+            f"bundle {bundle.manifest.name!r} does not support {name}: its history runs on "
+            f"{', '.join(supported)} only (manifest key backends)"
+        )
+
+
 @dataclass
 class Job:
     """One run: its settings, the bundle, the enabled plugins and the backend."""
@@ -35,6 +48,7 @@ class Job:
         enabled = bundle.resolve_plugins(settings.plugins, settings.app_plugins)
         bundle.check_handoff()  # also checks the history against the declared heads
         settings.backend  # noqa: B018 - an unsupported URL is refused before anything is logged
+        _refuse_unsupported_backend(bundle, settings)
         return cls(settings, bundle, enabled, indexed, started)
 
     @property

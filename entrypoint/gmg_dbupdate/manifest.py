@@ -216,6 +216,8 @@ class Manifest:
     legacy_registry: LegacyRegistry | None
     pythonpath: tuple[Path, ...] = ()  # put before sys.path for the bundle's own Python
     transaction: str = "run"
+    # the database backends the bundle's history runs on (config.BACKENDS names); None: any
+    backends: tuple[str, ...] | None = None
 
     def transaction_of(self, name: str) -> str:
         """The transaction mode of component ``name`` (its own, else the top level's)."""
@@ -298,10 +300,24 @@ def load_manifest(root: Path) -> Manifest:
         legacy_registry=None if registry is None else _legacy_registry(registry),
         transaction=_transaction(top) or "run",
         pythonpath=tuple(top.inside(p, "pythonpath") for p in top.strings("pythonpath")),
+        backends=_backends(top),
     )
     top.done()
     _cross_checks(manifest)
     return manifest
+
+
+def _backends(top: _Table) -> tuple[str, ...] | None:
+    """``backends = ["postgresql", "sqlite"]``: a history written for some databases only (its
+    revisions use one dialect's SQL, its models types another refuses) says so. The names are
+    checked against the engine's backends by ``Bundle.load`` (this module knows none)."""
+    if "backends" not in top.raw:
+        top.read.add("backends")
+        return None
+    values = top.strings("backends")
+    if not values:
+        raise BundleError("bundle manifest: backends names no backend")
+    return tuple(dict.fromkeys(values))
 
 
 def _cross_checks(manifest: Manifest) -> None:

@@ -34,7 +34,7 @@ def run(settings: Settings) -> dict:
                 state = job.read(again, held.fence)
             if job.is_current(state):
                 return job.current(state)
-            job.pending(state)  # logs the state; refuses what must not be touched
+            job.pending(state)  # logs the state (and disabled plugins); refuses what it must
             held.restore_priority()  # a runner that waited migrates after all
             from .converge import converge
 

@@ -38,7 +38,7 @@ def diff(connection: Connection, bundle: Bundle, enabled: tuple[str, ...]) -> di
         connection,
         opts={
             "compare_type": True,
-            "compare_server_default": True,
+            "compare_server_default": _server_default_differs,
             "include_object": include_object,
         },
     )
@@ -58,6 +58,33 @@ def diff(connection: Connection, bundle: Bundle, enabled: tuple[str, ...]) -> di
             "not_this_app": foreign,
         },
     }
+
+
+# Spellings one server stores for what the models say another way (MySQL/MariaDB keep a boolean
+# default as 0/1 and now() as current_timestamp()): the same default, not drift.
+_SAME_DEFAULT = {
+    "now()": "current_timestamp",
+    "current_timestamp()": "current_timestamp",
+    "current_timestamp": "current_timestamp",
+    "true": "1",
+    "false": "0",
+}
+
+
+def _normal_default(text: str | None) -> str | None:
+    if text is None:
+        return None
+    bare = text.strip().strip("()").strip("'\"").strip().lower()
+    return _SAME_DEFAULT.get(bare, _SAME_DEFAULT.get(text.strip().lower(), bare))
+
+
+def _server_default_differs(
+    _context, _inspected, _metadata, in_db, _metadata_default, rendered
+) -> bool | None:
+    """Alembic's comparison hook: False where both say the same default in two spellings,
+    else None (Alembic compares as it does)."""
+    same = in_db is not None and rendered is not None
+    return False if same and _normal_default(in_db) == _normal_default(rendered) else None
 
 
 def _allowed(dialect: str, op: tuple) -> bool:

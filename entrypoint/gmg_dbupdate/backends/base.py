@@ -60,6 +60,8 @@ class Backend:
     """One database kind. Subclasses set ``name`` and implement the bare-driver methods."""
 
     name: ClassVar[str]
+    # the database's name in messages to an operator
+    label: ClassVar[str] = ""
     # Alembic's batch mode (copy and move) for the ALTERs the database cannot do in place
     batch_alter: ClassVar[bool] = False
     # a DDL waiting for its lock stalls every later query on the table: bound and retry it

@@ -131,6 +131,7 @@ def _flag(key: str, value: str) -> bool:
 
 class MySQLBackend(Backend):
     name = "mysql"
+    label = "MySQL/MariaDB"
     # DDL commits implicitly: each revision commits with its version row (transactions.py)
     transactional_ddl = False
 
@@ -264,6 +265,7 @@ class MySQLBackend(Backend):
                 with contextlib.suppress(Exception):
                     killer.close()
 
+        cancel.on_unwind = True  # PyMySQL reads in Python: see interrupts.cancellable
         return cancel
 
     # --- SQLAlchemy (full path) and the sealed legacy runtime ---------------------------
