@@ -56,13 +56,10 @@ class DbUrl:
         """The same URL as SQLAlchemy's ``URL`` (imports SQLAlchemy)."""
         from sqlalchemy.engine import URL
 
-        query: dict[str, Any] = {}
+        grouped: dict[str, list[str]] = {}
         for key, value in self.query:
-            query[key] = (
-                (*query[key], value)
-                if key in query and isinstance(query[key], tuple)
-                else ((query[key], value) if key in query else value)
-            )
+            grouped.setdefault(key, []).append(value)
+        query = {k: v[0] if len(v) == 1 else tuple(v) for k, v in grouped.items()}
         return URL.create(
             self.drivername,
             username=self.username,

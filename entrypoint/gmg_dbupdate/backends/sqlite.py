@@ -69,9 +69,6 @@ class SqliteBackend(Backend):
     def reopened(self, connection: Any) -> contextlib.AbstractContextManager[Any]:
         return contextlib.closing(self.connect())  # the file may exist only since the first look
 
-    def end_read(self, connection: Any) -> None:
-        connection.rollback()
-
     def lock(self, name: str) -> FileLock | None:
         if self.file is None:
             return None  # a private in-memory database has nobody to race with
