@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import mariadbserver
-from pgserver import PASSWORD, Cluster, wait_until_accepting
+from pgserver import PASSWORD, Cluster, create_database, wait_until_accepting
 
 REPO = Path(__file__).resolve().parents[1]
 # the invented test bundle: its legacy history is sqlalchemy-migrate repositories
@@ -193,6 +193,22 @@ def slow_except(params: list, *kept: int) -> list:
     return marked
 
 
+def across_backends(cases: list, ids=None) -> list:
+    """``(case…, backend)`` params for ``parametrize(..., indirect=["db_url"])``: every case on
+    every backend in the whole suite. In the fast inner loop each case runs on one backend, the
+    backends taking turns, so that loop still sees every case and every backend."""
+    backends = list(URL_FIXTURES)
+    marked = []
+    for i, case in enumerate(cases):
+        if not isinstance(case, type(pytest.param(None))):
+            case = pytest.param(case, id=(ids or str)(case))
+        for j, backend in enumerate(backends):
+            marks = case.marks if j == i % len(backends) else (*case.marks, pytest.mark.slow)
+            case_id = f"{backend}-{case.id}" if case.id is not None else None
+            marked.append(pytest.param(*case.values, backend, marks=marks, id=case_id))
+    return marked
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
@@ -231,7 +247,7 @@ def pg_url(pg_admin, pg_admin_url):
     """A fresh, empty database for this test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with pg_admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        create_database(c, name)
     url = make_url(pg_admin_url).set(database=name)
     yield url.render_as_string(hide_password=False)
     with pg_admin.connect() as c:
@@ -314,7 +330,7 @@ def new_database(request, backend: str, prefix: str) -> str:
         return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     admin = request.getfixturevalue("pg_admin")
     with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        create_database(c, name)
     url = make_url(request.getfixturevalue("pg_admin_url")).set(database=name)
     return url.render_as_string(hide_password=False)
 
@@ -343,7 +359,9 @@ def engine_for(url: str) -> sa.Engine:
     if backend_of(url) == "mysql":  # the tests' SQL quotes identifiers with "…", as ANSI does
         ansi = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')"
         return sa.create_engine(
-            parsed, poolclass=sa.pool.NullPool, connect_args={"init_command": ansi}
+            parsed,
+            poolclass=sa.pool.NullPool,
+            connect_args={"init_command": ansi, "ssl_disabled": True},  # see mariadbserver
         )
     return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
 

@@ -272,6 +272,7 @@ def test_fence_detects_a_killed_lock_connection_and_the_successor_evicts_idle_wo
             closeable.close()
 
 
+@pytest.mark.slow  # waits out server-side timers: the whole suite runs it
 def test_fence_waits_for_a_busy_statement_of_the_runner_that_lost_the_lock(mysql_url, admin):
     a, b = backend_for(mysql_url), backend_for(mysql_url)
     lock_a, lock_b = a.lock("gmg"), b.lock("gmg")
@@ -363,6 +364,34 @@ def test_sqlalchemy_engine_is_named_and_legacy_runtime_connects(mysql_url, admin
     assert done.stdout.split() == ["1.4.54", "mysql", parse(mysql_url).database]
 
 
+def test_preferred_tls_context_is_made_once_per_process(mysql_url):
+    """Without ssl_* options PyMySQL builds a TLS context per connection (~25 ms of CPU for
+    the CA store); the backend's connections, bare or SQLAlchemy's, share one."""
+    import sqlalchemy as sa
+
+    from gmg_dbupdate.backends.mysql import _connection_class
+
+    backend = backend_for(mysql_url)
+    first, second = backend.connect(), backend.connect()
+    engine = sa.create_engine(backend.sqlalchemy_url(), poolclass=sa.pool.NullPool)
+    backend.configure_engine(engine)
+    try:
+        with engine.connect() as c:
+            third = c.connection.dbapi_connection
+            assert c.exec_driver_sql("SELECT 1").scalar() == 1
+            assert third.ctx is first.ctx is second.ctx is not None
+    finally:
+        engine.dispose()
+        first.close()
+        second.close()
+    # explicit TLS options still get a context of their own, made as PyMySQL makes it
+    ca = "/etc/ssl/certs/ca-certificates.crt"
+    explicit = _connection_class()(
+        host="127.0.0.1", ssl_ca=ca, ssl_verify_cert=True, defer_connect=True
+    )
+    assert explicit.ctx is not first.ctx and explicit.ctx.verify_mode.name == "CERT_REQUIRED"
+
+
 def test_too_many_connections_is_transient(mysql_url, admin):
     user = f"u{uuid.uuid4().hex[:10]}"
     database = parse(mysql_url).database
@@ -398,6 +427,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow  # waits out server-side timers: the whole suite runs it
 def test_a_live_holder_keeps_the_lock_and_a_frozen_one_loses_it(mysql_url):
     """The lock connection idles out after a few seconds unless its runner pings: a runner
     that lives keeps the lock, one that vanished without closing its socket frees it."""
