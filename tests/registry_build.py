@@ -25,6 +25,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pgserver import create_database
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path("/work/shared/mediagoblin/schemas")
 RUNNER = REPO / "entrypoint" / "legacy" / "registry.py"
@@ -328,7 +330,7 @@ def _clone(template: str, url: str) -> None:
     try:
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            create_database(c, name, template)
     finally:
         admin.dispose()
 
@@ -356,7 +358,7 @@ def _template(url: str, level: int, samples: bool) -> str:
         try:
             with admin.connect() as c:
                 c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{location}" WITH (FORCE)')
-                c.exec_driver_sql(f'CREATE DATABASE "{location}"')
+                create_database(c, location)
         finally:
             admin.dispose()
         _PG_TEMPLATES.append((url, location))

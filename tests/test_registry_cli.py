@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from conftest import REPO, URL_FIXTURES, Job, execute, query, run_gmg
 from oracle import diff, fingerprint
+from pgserver import create_database
 from registry_build import (
     add_mediagoblin_walk_residue,
     add_pinned_sqlalchemy_serial,
@@ -451,7 +452,7 @@ def level_fingerprint(db_url: str, tmp_path: Path, level: int, *statements: str)
     )
     try:
         with admin.connect() as c:
-            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            create_database(c, name)
         other = make_url(db_url).set(database=name).render_as_string(hide_password=False)
         build_registry_db(other, level)
         execute(other, *statements)
