@@ -321,3 +321,25 @@ def test_a_component_may_set_its_own_transaction_mode(pg_url, tmp_path):
     assert result.last["revision"] == "l00000000003"
     assert version_rows(pg_url) == {"l00000000002", "e00000000001"}
     assert columns(pg_url) == {"id", "n", "flag"}
+
+
+def test_revision_mode_plans_each_components_path_once(pg_url, live_bundle, monkeypatch):
+    """One transaction per revision, but Alembic's path is planned once per component, not
+    once per revision (planning walks the whole history: quadratic over a long one)."""
+    from alembic.script import ScriptDirectory
+
+    planned: list[tuple] = []
+    plan = ScriptDirectory._upgrade_revs
+
+    def counted(self, destination, current_rev):
+        planned.append(tuple(current_rev))
+        return plan(self, destination, current_rev)
+
+    at(pg_url, "e00000000001")
+    monkeypatch.setattr(ScriptDirectory, "_upgrade_revs", counted)
+    result = gmg("dbupdate", "--plugins", "extra", url=pg_url, bundle=live_bundle("revision"))
+    assert result.code == 0, result
+    assert result.last["applied"] == ["l00000000002", "l00000000003", CORE_HEAD, EXTRA_HEAD]
+    assert version_rows(pg_url) == {CORE_HEAD, EXTRA_HEAD}
+    # core from e00000000001 (which stands for l00000000001), then extra from core's head
+    assert planned == [("e00000000001",), ("e00000000001", CORE_HEAD)], planned

@@ -135,8 +135,13 @@ def _split(policy: Policy, job: Any, state, hand_over):
             flush()
         if mode == "component":
             applied.extend(policy.unit(name, lambda c, n=name: upgrade(c, bundle, [n])))
-        else:  # one revision per transaction, until none is left
-            while step := policy.unit(name, lambda c, n=name: upgrade(c, bundle, [n], limit=1)):
+        else:  # one revision per transaction, until none is left; the path planned once
+            plans: dict = {}
+
+            def one(c, n=name, p=plans):
+                return upgrade(c, bundle, [n], limit=1, plans=p)
+
+            while step := policy.unit(name, one):
                 applied.extend(step)
     if missing and mode_of(job) == "run" or group:
         flush(with_missing=bool(missing) and mode_of(job) == "run")

@@ -15,18 +15,30 @@ from .logs import get_logger
 
 
 def upgrade(
-    connection: Connection, bundle: Bundle, components: list[str], *, limit: int | None = None
+    connection: Connection,
+    bundle: Bundle,
+    components: list[str],
+    *,
+    limit: int | None = None,
+    plans: dict[frozenset[str], list] | None = None,
 ) -> list[str]:
     """Upgrade each named component to all its heads (or its next ``limit`` revisions);
-    return the revisions applied."""
+    return the revisions applied.
+
+    ``plans`` (a dict the caller keeps across calls with the same components) remembers the
+    steps still ahead from each set of heads reached: a revision-by-revision upgrade plans its
+    path once, not once per revision (planning is linear in the history's length)."""
     log = get_logger()
     applied: list[str] = []
+    plan: list = []
     mark = [time.monotonic()]
 
     def on_version_apply(*, ctx, step, heads, run_args) -> None:
         now = time.monotonic()
         revision = step.up_revision_id
         applied.append(revision)
+        if plans is not None:  # the heads now reached, and what is still ahead from them
+            plans[frozenset(heads)] = plan[len(applied) :]
         log.info(
             "migration.applied",
             component=bundle.branches.owner.get(revision),
@@ -47,8 +59,9 @@ def upgrade(
     cfg = bundle.alembic_config(connection=connection, on_version_apply=on_version_apply)
 
     def steps(current, _context):
-        planned = script._upgrade_revs(targets, current)
-        return planned if limit is None else planned[:limit]
+        known = plans.get(frozenset(current)) if plans is not None else None
+        plan[:] = known if known is not None else script._upgrade_revs(targets, current)
+        return plan if limit is None else plan[:limit]
 
     mark[0] = time.monotonic()
     try:
