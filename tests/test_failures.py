@@ -39,9 +39,9 @@ def _assert_nothing_written(url: str) -> None:
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql+pymysql"])
 def test_unreachable_database_exits_69_at_the_deadline(scheme):
     url = f"{scheme}://gmg:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
-    result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "5")
+    result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "2")
     assert result.code == 69, result
-    assert 5 <= result.span("dbupdate.start", "dbupdate.failed") <= 5 * 1.1, result
+    assert 2 <= result.span("dbupdate.start", "dbupdate.failed") <= 2 * 1.1, result
     waiting = result.named("db.waiting")
     assert waiting and "refused" in waiting[0]["error"].lower()
     assert "unreachable" in result.last["error"]

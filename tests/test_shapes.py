@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import backend_of, execute, query, run_gmg, version_rows
+from conftest import across_backends, backend_of, execute, query, run_gmg, version_rows
 from legacy_build import legacy_python
 
 BUNDLES = Path(__file__).resolve().parent / "bundles"
@@ -153,15 +153,18 @@ def test_split_fresh_database_from_the_models_equals_the_one_from_its_migrations
 
 
 @pytest.mark.parametrize(
-    "versions",
-    [
-        (72, 72, 72),  # under control, nothing run: every script of every repository
-        (73, 73, 73),
-        (74, 73, 73),  # mixed: expand ran ahead, the others did not
-        (74, 74, 73),
-        (74, 74, 74),  # every repository at its handoff: stamped, no legacy script
-    ],
-    ids=lambda v: "-".join(map(str, v)),
+    ("versions", "db_url"),
+    across_backends(
+        [
+            (72, 72, 72),  # under control, nothing run: every script of every repository
+            (73, 73, 73),
+            (74, 73, 73),  # mixed: expand ran ahead, the others did not
+            (74, 74, 73),
+            (74, 74, 74),  # every repository at its handoff: stamped, no legacy script
+        ],
+        ids=lambda v: "-".join(map(str, v)),
+    ),
+    indirect=["db_url"],
 )
 def test_split_legacy_states_converge(versions, db_url):
     build(db_url, [(r, 72, v) for r, v in zip(SPLIT_REPOS, versions, strict=True)], SPLIT_LIB)
@@ -206,7 +209,7 @@ def test_split_repository_never_put_under_control_starts_at_its_initial_version(
     assert_split_current(db_url)
 
 
-@pytest.mark.parametrize("start", SPLIT_REVISIONS)
+@pytest.mark.parametrize(("start", "db_url"), across_backends(SPLIT_REVISIONS), indirect=["db_url"])
 def test_split_every_alembic_revision_converges(start, db_url):
     built = run_gmg(
         "alembic",

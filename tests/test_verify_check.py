@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-
 import pytest
 
-from conftest import BUNDLE, GMG, URL_FIXTURES, backend_of, execute, parse_events, run_gmg
+from conftest import URL_FIXTURES, Job, backend_of, execute, run_gmg
 
 
 def test_dbverify_equal_after_bootstrap_and_drift_after_tampering(db_url):
@@ -64,24 +60,17 @@ def test_dbcheck_without_wait_is_check(db_url):
 @pytest.mark.parametrize("backend", ["postgresql", "mysql"])
 def test_dbcheck_wait_returns_once_migrated(backend, request):
     pg_url = request.getfixturevalue(URL_FIXTURES[backend])
-    waiter = subprocess.Popen(
-        [GMG, "dbcheck", "--wait", "--wait-timeout", "60", "--database-url", pg_url],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "GMG_MIGRATIONS": str(BUNDLE)},  # the bundle run_gmg uses
-    )
-    time.sleep(3)
-    assert waiter.poll() is None, "dbcheck --wait returned before the schema was current"
+    waiter = Job("dbcheck", "--wait", "--wait-timeout", "60", "--database-url", pg_url)
+    waiter.wait_for(lambda e: e["event"] == "dbcheck.waiting")
+    assert waiter.proc.poll() is None, "dbcheck --wait returned before the schema was current"
     assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
-    _, err = waiter.communicate(timeout=30)
-    events = parse_events(err)
-    assert waiter.returncode == 0
-    assert any(e["event"] == "dbcheck.waiting" for e in events)
-    assert events[-1]["event"] == "dbupdate.done" and events[-1]["current"] is True
+    result = waiter.finish(timeout=30)
+    assert result.code == 0, result
+    assert result.last["event"] == "dbupdate.done" and result.last["current"] is True
 
 
 def test_dbcheck_wait_gives_up_with_69(sqlite_url):
-    result = run_gmg("dbcheck", "--wait", "--wait-timeout", "3", "--database-url", sqlite_url)
+    result = run_gmg("dbcheck", "--wait", "--wait-timeout", "1.5", "--database-url", sqlite_url)
     assert result.code == 69, result
-    assert 3 <= result.elapsed < 10
+    assert 1.5 <= result.elapsed < 8
     assert result.last["pending"], result.last
