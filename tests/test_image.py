@@ -25,9 +25,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import PASSWORD, Result, parse_events, shipped_default_heads, version_rows
+import mariadbserver
+from conftest import (
+    BUNDLE,
+    PASSWORD,
+    Result,
+    heads,
+    parse_events,
+    query,
+    shipped_default_heads,
+    version_rows,
+)
 from gmg_dbupdate.bundle import Bundle
 from gmg_dbupdate.config import default_bundle_dir
+from legacy_build import build_legacy_db
 from oracle import diff, fingerprint
 from registry_build import build_registry_db
 
@@ -203,7 +214,8 @@ def checked(proc: subprocess.CompletedProcess) -> Result:
         if not line.startswith(("subprocess exited with status", "Error: exit status"))
     )
     result = Result(proc.returncode, proc.stdout, stderr)
-    assert PASSWORD not in proc.stdout + proc.stderr, "password leaked"
+    for secret in (PASSWORD, mariadbserver.PASSWORD):
+        assert secret not in proc.stdout + proc.stderr, "password leaked"
     result.events = parse_events(stderr)
     assert result.events and result.last["event"] in ("dbupdate.done", "dbupdate.failed"), result
     if result.last["event"] == "dbupdate.failed":
@@ -410,6 +422,43 @@ def test_legacy_database_upgraded_inside_the_image(
 
     again = run_image(image, container, "dbupdate", "--check", **options)
     assert again.code == 0 and again.last["current"] is True, again
+
+
+def test_mysql_legacy_database_with_a_mounted_bundle(image, container, mysql_url, tmp_path):
+    """MariaDB through the image: an app's own bundle mounted at GMG_MIGRATIONS, the password
+    from a file. A database at sqlalchemy-migrate version 5 is walked by the image's sealed
+    runtime (its PyMySQL), handed over and upgraded to every head; MediaGoblin's shipped bundle,
+    which declares PostgreSQL and SQLite only, is refused with 64 on the same server."""
+    build_legacy_db(mysql_url, {"core": 5, "image": 1})
+    url, password = split_password(mysql_url)
+    mounts = ((BUNDLE, "/bundle"), (secret_file(tmp_path, password), "/run/secrets/db-password"))
+    env = {
+        "DATABASE_URL": url,
+        "DATABASE_PASSWORD_FILE": "/run/secrets/db-password",
+        "GMG_MIGRATIONS": "/bundle",
+        "GMG_PLUGINS": "image",
+    }
+    result = run_image(image, container, env=env, mounts=mounts)
+    assert result.code == 0, result
+    assert result.last["changed"] is True
+    walked = [(e["component"], e["version"]) for e in result.named("legacy.applied")]
+    assert walked == [("core", 6), ("core", 7), ("core", 8), ("image", 2)], walked
+    handoffs = {e["component"]: e["revision"] for e in result.named("legacy.handoff")}
+    assert handoffs == {"core": "ec5b83933f4a", "image": "7d7dd81902b6"}, handoffs
+    wanted = heads()
+    assert version_rows(mysql_url) == {wanted["core"], wanted["image"]}
+    assert query(mysql_url, "SELECT version FROM migrate_version ORDER BY version") == [(2,), (8,)]
+
+    for verb in (("dbupdate",), ("dbcheck",), ("dbverify",)):
+        again = run_image(image, container, *verb, env=env, mounts=mounts)
+        assert again.code == 0, again
+    assert again.last["event"] == "dbupdate.done"
+
+    shipped = dict(env)
+    del shipped["GMG_MIGRATIONS"]
+    refused = run_image(image, container, env=shipped, mounts=mounts)
+    assert refused.code == 64, refused
+    assert "mysql" in refused.last["error"].lower(), refused
 
 
 # --- as a read-only Kubernetes pod runs it --------------------------------------------------
