@@ -5,7 +5,9 @@
     .venv/bin/python bench/run.py --only noop,history --output /tmp/RESULTS.md
 
 It starts its own throwaway PostgreSQL clusters (initdb + pg_ctl on free ports, as the
-``postgres`` user when run as root), so the figures do not depend on any shared server. Every
+``postgres`` user when run as root) and, for the ``mariadb`` scenario, a throwaway MariaDB
+(``tests/mariadbserver.py``: mariadb-install-db + mariadbd on a free port), so the figures do not
+depend on any shared server. Every
 scenario is repeated (the counts are printed and written down); each figure is the median of its
 repetitions and is compared with a baseline measured in the same run, interleaved with it. The
 table is printed and written to ``bench/RESULTS.md`` with a description of the machine.
@@ -19,6 +21,8 @@ Scenarios (``--only`` takes their names):
   completion time vs a single run on another fresh database;
 - ``history``: a generated history of 500 revisions in 10 branches: upgrade from the branch bases
   to the heads, ours vs bare Alembic, then the no-op run on it, ours vs bare Alembic;
+- ``mariadb``: the same history scenario on MariaDB (starting state copied table by table, as
+  MariaDB has no database templates);
 - ``live``: app clients on a hot table, a long reader holding it, and a migration that alters
   it: the app's worst and p99 query latency while ours runs vs while bare Alembic runs
   (``bench/live.py``);
@@ -65,6 +69,10 @@ from live import LIVE_BUNDLE, LIVE_CLIENTS, LIVE_DDL_LOCK_TIMEOUT_S, LIVE_READER
 from live import one_round as live_round  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 
+# The tests' throwaway MariaDB (mariadb-install-db + mariadbd on a free port), reused as is.
+sys.path.append(str(REPO / "tests"))
+import mariadbserver  # noqa: E402
+
 try:
     import psycopg2
 except ImportError:  # pragma: no cover - wrong interpreter
@@ -77,6 +85,8 @@ REPS_FULL = {
     "replicas": 3,
     "history_upgrade": 3,
     "history_noop": 5,
+    "mariadb_upgrade": 3,
+    "mariadb_noop": 5,
     "live": 2,
 }
 REPS_QUICK = {
@@ -86,9 +96,13 @@ REPS_QUICK = {
     "replicas": 1,
     "history_upgrade": 1,
     "history_noop": 2,
+    "mariadb_upgrade": 1,
+    "mariadb_noop": 2,
     "live": 1,
 }
-SCENARIOS = ("noop", "ready", "replicas", "history", "live")
+SCENARIOS = ("noop", "ready", "replicas", "history", "mariadb", "live")
+# Scenarios that need the main PostgreSQL cluster (the others start their own server).
+NEEDS_PG = ("noop", "ready", "replicas", "history", "live")
 REPLICAS = 20
 # What any Python client pays before it can even ask for the lock: the floor of a crowd.
 FLOOR_PY = "import sys, psycopg2; c = psycopg2.connect(sys.argv[1]); c.cursor().execute('SELECT 1')"
@@ -250,7 +264,15 @@ def require(proc: Proc, ok: bool, what: str) -> None:
 
 
 class Server:
-    """The main throwaway cluster, and fresh databases on it."""
+    """The main throwaway PostgreSQL cluster, and fresh databases on it.
+
+    The interface the history scenario needs from a backend: ``fresh(prefix, template)``,
+    ``url(name)``, ``version_rows(url)``, ``server_version()``, ``stop()``, and the texts below.
+    """
+
+    label = "PostgreSQL"
+    copy_how = "`CREATE DATABASE … TEMPLATE` copy"
+    notes: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.cluster = Cluster("bench")
@@ -276,8 +298,93 @@ class Server:
     def url(self, database: str) -> str:
         return self.cluster.url(database)
 
+    def version_rows(self, url: str) -> set[str]:
+        return {r[0] for r in query(url, "SELECT version_num FROM alembic_version")}
+
     def server_version(self) -> str:
         return query(self.cluster.url(), "SELECT version()")[0][0]
+
+    def stop(self) -> None:
+        self.cluster.destroy()
+
+
+class MariaDBServer:
+    """A throwaway MariaDB (``tests/mariadbserver.py``), and fresh databases on it.
+
+    The same interface as ``Server``. MariaDB has no ``CREATE DATABASE … TEMPLATE``: a copy of a
+    template is made table by table (``CREATE TABLE … LIKE`` keeps columns, indexes and the
+    primary key; ``INSERT … SELECT`` the rows), ``alembic_version`` included.
+    """
+
+    label = "MariaDB"
+    copy_how = (
+        "copy made table by table (`CREATE TABLE new.t LIKE template.t` + `INSERT … SELECT`, "
+        "`alembic_version` included: MariaDB has no database templates)"
+    )
+    notes = (
+        "Transactions on MySQL/MariaDB: DDL is not transactional there (each statement commits "
+        "implicitly), so our engine commits each revision together with its version row. The "
+        "bare-Alembic env's one `begin_transaction()` around all migrations is a real transaction "
+        "only where DDL is transactional; on MySQL/MariaDB Alembic does not open it and instead "
+        "runs each migration in a transaction of its own (revision + its version row), which the "
+        "DDL inside commits implicitly anyway. Both sides therefore commit once per revision.",
+    )
+
+    def __init__(self) -> None:
+        self.server = mariadbserver.Server()
+        try:
+            self.server.start()
+            mariadbserver.wait_until_accepting(self.server.admin_url)
+        except BaseException:
+            self.server.stop()
+            raise
+
+    def _execute(self, *statements: str) -> list[tuple]:
+        conn = mariadbserver.connect(self.server.admin_url)
+        rows: list[tuple] = []
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+                    rows = list(cur.fetchall())
+        finally:
+            conn.close()
+        return rows
+
+    def fresh(self, prefix: str, template: str | None = None) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        statements = [f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"]
+        if template:
+            tables = self._execute(
+                "SELECT table_name FROM information_schema.tables "
+                f"WHERE table_schema = '{template}' AND table_type = 'BASE TABLE' "
+                "ORDER BY table_name"
+            )
+            for (table,) in tables:
+                statements += [
+                    f"CREATE TABLE `{name}`.`{table}` LIKE `{template}`.`{table}`",
+                    f"INSERT INTO `{name}`.`{table}` SELECT * FROM `{template}`.`{table}`",
+                ]
+        self._execute(*statements)
+        return name
+
+    def url(self, database: str) -> str:
+        return self.server.admin_url.rsplit("/", 1)[0] + f"/{database}"
+
+    def version_rows(self, url: str) -> set[str]:
+        conn = mariadbserver.connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT version_num FROM alembic_version")
+                return {r[0] for r in cur.fetchall()}
+        finally:
+            conn.close()
+
+    def server_version(self) -> str:
+        return self._execute("SELECT VERSION()")[0][0]
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 def query(url: str, sql: str) -> list[tuple]:
@@ -288,10 +395,6 @@ def query(url: str, sql: str) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
-
-
-def version_rows(url: str) -> set[str]:
-    return {r[0] for r in query(url, "SELECT version_num FROM alembic_version")}
 
 
 def wait_accepting(url: str, timeout: float = 60) -> None:
@@ -473,6 +576,8 @@ class Results:
     errors: dict[str, str] = field(default_factory=dict)
     # (what, our processes, baseline name, baseline processes)
     rss: list[tuple[str, list[Proc], str, list[Proc]]] = field(default_factory=list)
+    # servers started by a scenario itself, for the machine table: label -> version
+    servers: dict[str, str] = field(default_factory=dict)
 
     def note(self, scenario: str, text: str) -> None:
         self.notes.setdefault(scenario, []).append(text)
@@ -924,12 +1029,36 @@ def phases(procs: list[Proc]) -> str:
 
 
 def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> None:
-    gen = generate(work / "history-bundle", HISTORY_COMPONENTS, HISTORY_STEPS)
+    """The 500-revision history on the main PostgreSQL cluster."""
+    history_on(server, "history", work, reps, res)
+
+
+def scenario_mariadb(_server: Server | None, work: Path, reps: dict, res: Results) -> None:
+    """The same 500-revision history on a throwaway MariaDB started for this scenario."""
+    print("bench: starting a throwaway MariaDB server", flush=True)
+    maria = MariaDBServer()
+    try:
+        res.servers["MariaDB"] = maria.server_version()
+        history_on(maria, "mariadb", work, reps, res)
+    finally:
+        maria.stop()
+
+
+def history_on(
+    server: Server | MariaDBServer, scenario: str, work: Path, reps: dict, res: Results
+) -> None:
+    """Upgrade of the generated history from its branch bases, then the no-op run on it.
+
+    ``scenario`` names the figures, samples, notes and repetition counts
+    (``reps[scenario + "_upgrade"]``, ``reps[scenario + "_noop"]``); ``server`` is the backend.
+    """
+    on = server.label
+    gen = generate(work / f"{scenario}-bundle", HISTORY_COMPONENTS, HISTORY_STEPS)
     bare = BareAlembic(work, gen.root)
     # Ship the generated bundle as a real one is shipped: with its index, if the engine has one.
     index = run_one("gmg bundle-index", [GMG, "bundle-index", "--migrations", str(gen.root)])
     res.note(
-        "history",
+        scenario,
         "`gmg bundle-index --migrations DIR` was run on the generated bundle, as on a shipped one."
         if index.code == 0
         else f"`gmg bundle-index` is not available (exit {index.code}): the bundle has no index.",
@@ -939,57 +1068,60 @@ def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> No
 
     # The starting state: every branch at its base revision (one table each), made once by bare
     # Alembic in a template database; each timed run gets its own copy.
-    template = server.fresh("history_base")
+    template = server.fresh(f"{scenario}_base")
     turl = server.url(template)
     for component in gen.components[1:]:  # a plugin base depends_on core's base: core comes too
         proc = run_one(
             "setup: alembic upgrade base", bare.argv(turl, "upgrade", gen.bases[component])
         )
         require(proc, True, "could not lay the starting state")
-    start_rows = version_rows(turl)
+    start_rows = server.version_rows(turl)
 
     ours: list[Proc] = []
     base: list[Proc] = []
     upgraded: list[str] = []
 
     def run_ours() -> None:
-        url = server.url(server.fresh("history_ours", template))
-        proc = run_one("gmg dbupdate (500-revision upgrade)", gmg_argv(url, bundle=gen.root))
+        url = server.url(server.fresh(f"{scenario}_ours", template))
+        proc = run_one(f"gmg dbupdate (500-revision upgrade, {on})", gmg_argv(url, bundle=gen.root))
         applied = (proc.event("dbupdate.done") or {}).get("applied") or []
         require(proc, len(applied) == to_apply, f"applied {len(applied)} of {to_apply}")
-        if version_rows(url) != heads:
+        if server.version_rows(url) != heads:
             raise BenchError("gmg dbupdate left the generated history short of its heads")
         ours.append(proc)
         upgraded.append(url)
 
     def run_bare() -> None:
-        url = server.url(server.fresh("history_bare", template))
-        proc = run_one("alembic upgrade heads (500 revisions)", bare.argv(url, "upgrade", "heads"))
+        url = server.url(server.fresh(f"{scenario}_bare", template))
+        proc = run_one(
+            f"alembic upgrade heads (500 revisions, {on})", bare.argv(url, "upgrade", "heads")
+        )
         n = alembic_applied(proc)
         require(proc, n == to_apply, f"bare Alembic applied {n} of {to_apply}")
-        if version_rows(url) != heads:
+        if server.version_rows(url) != heads:
             raise BenchError("bare Alembic left the generated history short of its heads")
         base.append(proc)
 
     run_ours()
     run_bare()  # warm-up (bytecode of 500 scripts, page cache): discarded
     verify_argv = [GMG, "dbverify", "--database-url", upgraded[0], "--plugins", "all"]
-    verify = run_one("gmg dbverify", [*verify_argv, "--migrations", str(gen.root)])
+    verify = run_one(f"gmg dbverify ({on})", [*verify_argv, "--migrations", str(gen.root)])
     if verify.code == 0:
         verdict_text = "finds it equal to the generated models."
     else:
         verdict_text = f"exits {verify.code}: {verify.tail(2)}"
-    res.note("history", f"Sanity check: `gmg dbverify` on the upgraded database {verdict_text}")
+        print(f"bench: {scenario}: gmg dbverify {verdict_text}", flush=True)
+    res.note(scenario, f"Sanity check: `gmg dbverify` on the upgraded database {verdict_text}")
     ours.clear()
     base.clear()
-    for i in range(reps["history_upgrade"]):
+    for i in range(reps[f"{scenario}_upgrade"]):
         alternate(i, run_ours, run_bare)
-    o = median(res.sample("history: gmg dbupdate upgrade (s)", [p.elapsed for p in ours]))
-    b = median(res.sample("history: alembic upgrade heads (s)", [p.elapsed for p in base]))
+    o = median(res.sample(f"{scenario}: gmg dbupdate upgrade (s)", [p.elapsed for p in ours]))
+    b = median(res.sample(f"{scenario}: alembic upgrade heads (s)", [p.elapsed for p in base]))
     res.figures.append(
         Figure(
-            "history",
-            f"upgrade of {to_apply} revisions in {len(gen.components)} branches, wall time",
+            scenario,
+            f"{on}: upgrade of {to_apply} revisions in {len(gen.components)} branches, wall time",
             o,
             "s",
             b,
@@ -999,7 +1131,7 @@ def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> No
             cpu=(ours, base),
         )
     )
-    res.rss.append(("500-revision history: upgrade", ours, "bare Alembic upgrade", base))
+    res.rss.append((f"500-revision history on {on}: upgrade", ours, "bare Alembic upgrade", base))
 
     # The no-op run on the upgraded history: both contenders on the same database.
     url = upgraded[-1]
@@ -1007,13 +1139,15 @@ def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> No
     noop_base: list[Proc] = []
 
     def noop_ours_run() -> None:
-        proc = run_one("gmg dbupdate (no-op, 500)", gmg_argv(url, bundle=gen.root))
+        proc = run_one(f"gmg dbupdate (no-op, 500, {on})", gmg_argv(url, bundle=gen.root))
         done = proc.event("dbupdate.done") or {}
         require(proc, done.get("changed") is False, "the no-op run changed something")
         noop_ours.append(proc)
 
     def noop_bare_run() -> None:
-        proc = run_one("alembic upgrade heads (no-op, 500)", bare.argv(url, "upgrade", "heads"))
+        proc = run_one(
+            f"alembic upgrade heads (no-op, 500, {on})", bare.argv(url, "upgrade", "heads")
+        )
         require(proc, alembic_applied(proc) == 0, "bare Alembic applied revisions")
         noop_base.append(proc)
 
@@ -1021,14 +1155,14 @@ def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> No
     noop_bare_run()  # warm-up
     noop_ours.clear()
     noop_base.clear()
-    for i in range(reps["history_noop"]):
+    for i in range(reps[f"{scenario}_noop"]):
         alternate(i, noop_ours_run, noop_bare_run)
-    o = median(res.sample("history: gmg dbupdate no-op (s)", [p.elapsed for p in noop_ours]))
-    b = median(res.sample("history: alembic no-op (s)", [p.elapsed for p in noop_base]))
+    o = median(res.sample(f"{scenario}: gmg dbupdate no-op (s)", [p.elapsed for p in noop_ours]))
+    b = median(res.sample(f"{scenario}: alembic no-op (s)", [p.elapsed for p in noop_base]))
     res.figures.append(
         Figure(
-            "history",
-            "no-op run on the 500-revision history, wall time",
+            scenario,
+            f"{on}: no-op run on the 500-revision history, wall time",
             o,
             "s",
             b,
@@ -1038,28 +1172,33 @@ def scenario_history(server: Server, work: Path, reps: dict, res: Results) -> No
             cpu=(noop_ours, noop_base),
         )
     )
-    res.rss.append(("500-revision history: no-op", noop_ours, "bare Alembic no-op", noop_base))
+    res.rss.append(
+        (f"500-revision history on {on}: no-op", noop_ours, "bare Alembic no-op", noop_base)
+    )
     res.note(
-        "history",
+        scenario,
         f"Generated bundle: {len(gen.components)} components (core + {len(gen.components) - 1} "
         f"plugins) × {HISTORY_STEPS} revisions = {gen.revisions}; each plugin's base "
         "`depends_on` core's base; revisions create a table (every 10th), add a column (most) "
         "or add a column and an index (every 10th, offset 5). See bench/history.py.",
     )
     res.note(
-        "history",
-        "Starting state of the upgrade (so that our job upgrades instead of bootstrapping from "
-        "the models, which it does on a fresh database): every branch at its base revision, laid "
-        f"once by bare Alembic ({len(start_rows)} version rows) in a template database; each "
-        f"timed run gets its own `CREATE DATABASE … TEMPLATE` copy, so both contenders apply the "
+        scenario,
+        f"Starting state of the upgrade on {on} (so that our job upgrades instead of "
+        "bootstrapping from the models, which it does on a fresh database): every branch at its "
+        f"base revision, laid once by bare Alembic ({len(start_rows)} version rows) in a template "
+        f"database; each timed run gets its own {server.copy_how}, so both contenders apply the "
         f"same {to_apply} revisions from the same state. Checked after every run: ours reports "
         f"{to_apply} applied, Alembic logs {to_apply} `Running upgrade` lines, and the version "
-        "table holds exactly the 10 heads.",
+        f"table holds exactly the {len(heads)} heads.",
     )
+    for text in server.notes:
+        res.note(scenario, text)
     res.note(
-        "history",
-        f"{reps['history_upgrade']} upgrade repetitions of each and {reps['history_noop']} no-op "
-        "repetitions of each, interleaved, after a discarded warm-up of each. CPU time median: "
+        scenario,
+        f"{reps[f'{scenario}_upgrade']} upgrade repetitions of each and "
+        f"{reps[f'{scenario}_noop']} no-op repetitions of each, interleaved, after a discarded "
+        "warm-up of each. CPU time median: "
         f"upgrade ours {median([p.cpu_s for p in ours]):.3f} s vs "
         f"{median([p.cpu_s for p in base]):.3f} s; no-op ours "
         f"{median([p.cpu_s for p in noop_ours]):.3f} s vs "
@@ -1093,7 +1232,7 @@ def scenario_live(server: Server, work: Path, reps: dict, res: Results) -> None:
         done = proc.event("dbupdate.done") or {}
         require(proc, done.get("applied") == ["b00000000002"], "did not apply the revision")
         require(proc, proc.event("ddl.blocked") is not None, "the long reader never blocked it")
-        require(proc, version_rows(url) == {"b00000000002"}, "not at head")
+        require(proc, server.version_rows(url) == {"b00000000002"}, "not at head")
         got["retries"] = sum(e.get("event") == "ddl.blocked" for e in proc.events)
         rounds["ours"].append(got)
 
@@ -1103,7 +1242,7 @@ def scenario_live(server: Server, work: Path, reps: dict, res: Results) -> None:
             url, work, "alembic upgrade heads (live)", bare.argv(url, "upgrade", "heads"), run_one
         )
         require(got["proc"], alembic_applied(got["proc"]) == 1, "bare Alembic did not apply it")
-        require(got["proc"], version_rows(url) == {"b00000000002"}, "not at head")
+        require(got["proc"], server.version_rows(url) == {"b00000000002"}, "not at head")
         rounds["bare"].append(got)
 
     for i in range(reps["live"]):
@@ -1237,6 +1376,13 @@ def cpu_busy(seconds: float = 1.0) -> str:
     return f"{busy * 100:.0f}% of all cores busy (1 s sample, before any benchmark process)"
 
 
+def dist_version(dist: str) -> str:
+    try:
+        return importlib_metadata.version(dist)
+    except importlib_metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def machine(server_version: str | None) -> list[tuple[str, str]]:
     cpu = "unknown"
     mem = "unknown"
@@ -1251,12 +1397,6 @@ def machine(server_version: str | None) -> list[tuple[str, str]]:
                 break
     except OSError:
         pass
-
-    def version(dist: str) -> str:
-        try:
-            return importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            return "not installed"
 
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
@@ -1282,9 +1422,9 @@ def machine(server_version: str | None) -> list[tuple[str, str]]:
         ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("CPU at start", cpu_busy()),
         ("Python", platform.python_version()),
-        ("SQLAlchemy", version("SQLAlchemy")),
-        ("Alembic", version("alembic")),
-        ("psycopg2", version("psycopg2-binary")),
+        ("SQLAlchemy", dist_version("SQLAlchemy")),
+        ("Alembic", dist_version("alembic")),
+        ("psycopg2", dist_version("psycopg2-binary")),
         ("PostgreSQL", server_version or "not started"),
         (
             "engine",
@@ -1292,6 +1432,15 @@ def machine(server_version: str | None) -> list[tuple[str, str]]:
         ),
         ("date", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ]
+
+
+def add_servers(mach: list[tuple[str, str]], servers: dict[str, str]) -> None:
+    """After the PostgreSQL row: the servers the scenarios started (MariaDB) and their driver."""
+    at = next((i + 1 for i, (k, _) in enumerate(mach) if k == "PostgreSQL"), len(mach))
+    rows = []
+    if "MariaDB" in servers:
+        rows += [("MariaDB", servers["MariaDB"]), ("PyMySQL", dist_version("PyMySQL"))]
+    mach[at:at] = rows
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -1416,7 +1565,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for tool in (GMG, ALEMBIC):
         if not Path(tool).exists():
             parser.error(f"{tool} not found: create the virtualenv first (./dev test)")
-    check = "import alembic, sqlalchemy, psycopg2.extras, structlog, tenacity, gmg_dbupdate.cli"
+    check = (
+        "import alembic, sqlalchemy, psycopg2.extras, pymysql, structlog, tenacity, "
+        "gmg_dbupdate.cli"
+    )
     preflight = subprocess.run([str(BIN / "python"), "-c", check], capture_output=True, text=True)
     if preflight.returncode != 0:
         parser.error(f"the virtualenv in {BIN.parent} is incomplete:\n{preflight.stderr.strip()}")
@@ -1434,15 +1586,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ready": scenario_ready,
         "replicas": scenario_replicas,
         "history": scenario_history,
+        "mariadb": scenario_mariadb,
         "live": scenario_live,
     }
     with tempfile.TemporaryDirectory(prefix="gmg-bench-") as tmp:
         work = Path(tmp)
         PYCACHE[:] = [work / "pycache"]
         try:
-            print(f"bench: starting a throwaway PostgreSQL cluster ({mode} run)", flush=True)
-            server = Server()
-            server_version = server.server_version()
+            if any(name in NEEDS_PG for name in chosen):
+                print(f"bench: starting a throwaway PostgreSQL cluster ({mode} run)", flush=True)
+                server = Server()
+                server_version = server.server_version()
             mach = machine(server_version)
             for name in chosen:
                 t = time.monotonic()
@@ -1458,7 +1612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"bench: {name} done in {time.monotonic() - t:.1f} s", flush=True)
         finally:
             if server is not None:
-                server.cluster.destroy()
+                server.stop()
+    add_servers(mach, res.servers)
     rss_figures(res)
     mach.append(("load average at end", " ".join(f"{x:.2f}" for x in os.getloadavg())))
     mach.append(("CPU at end", cpu_busy().replace("before any", "after every")))
