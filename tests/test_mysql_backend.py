@@ -15,6 +15,7 @@ import pymysql
 import pytest
 
 import mariadbserver
+from conftest import run_gmg
 from gmg_dbupdate import config
 from gmg_dbupdate.backends.mysql import MySQLBackend
 from gmg_dbupdate.errors import ConfigError, LockLost, LockTimeout
@@ -126,6 +127,15 @@ def test_closed_port_is_transient(mysql_url):
         unresolvable.connect()
     assert caught.value.args[0] == 2003
     assert unresolvable.error_kind(caught.value) == "transient"
+
+
+def test_tls_required_but_not_offered_is_retried_as_on_postgresql(mysql_url):
+    """``ssl_verify_cert=true`` against a server without TLS: retried until the wait deadline
+    (69, the server's answer in the error), as libpq's "server does not support SSL"."""
+    url = f"{mysql_url}?ssl_verify_cert=true&ssl_ca=/etc/ssl/certs/ca-certificates.crt"
+    result = run_gmg("dbupdate", "--database-url", url, "--wait-timeout", "1")
+    assert result.code == 69, result
+    assert "SSL is required" in result.last["error"], result
 
 
 def test_other_errors_and_foreign_exceptions(mysql_url):

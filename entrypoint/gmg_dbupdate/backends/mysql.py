@@ -83,6 +83,7 @@ _TRANSIENT = {
     2005,  # CR_UNKNOWN_HOST: DNS (a Service not there yet)
     2006,  # CR_SERVER_GONE_ERROR
     2013,  # CR_SERVER_LOST
+    2026,  # CR_SSL_CONNECTION_ERROR: TLS required (ssl_*) but not offered (yet), as libpq's
     2055,  # CR_SERVER_LOST_EXTENDED
     3032,  # ER_SERVER_OFFLINE_MODE (MySQL)
     4031,  # ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
