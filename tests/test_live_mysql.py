@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -229,3 +230,63 @@ def test_statement_timeout_cancels_a_long_statement_on_mariadb(mysql_url, tmp_pa
     assert not result.named("ddl.blocked")
     assert not result.named("ddl.statement_timeout_not_applied")  # MariaDB applies it
     assert version_rows(mysql_url) == {HEAD}
+
+
+def _backend(url: str):
+    """A MySQL backend and its engine, as the run makes them."""
+    from gmg_dbupdate import config
+    from gmg_dbupdate.backends.mysql import MySQLBackend
+
+    backend = MySQLBackend(config.parse_url(url), connect_timeout=5)
+    return backend, backend.engine()
+
+
+def test_a_units_bounds_are_rounded_up_and_restored_after_it(mysql_url):
+    backend, engine = _backend(mysql_url)
+    settings = SimpleNamespace(ddl_lock_timeout=0.3, statement_timeout=1.5, lock_timeout=9)
+    rules = backend.ddl_rules(settings, None)
+    read = "SELECT @@SESSION.lock_wait_timeout, @@SESSION.max_statement_time"
+    try:
+        with engine.connect() as c:
+            before = tuple(c.exec_driver_sql(read).one())
+            c.rollback()
+            for _ in range(2):  # one unit after another: bounded inside, restored outside
+                rules.begin(c)
+                assert tuple(c.exec_driver_sql(read).one()) == (1, 1.5)
+                rules.end(c)
+                c.rollback()
+                assert tuple(c.exec_driver_sql(read).one()) == before
+                c.rollback()
+    finally:
+        engine.dispose()
+    assert before[0] > 1
+
+
+def test_statement_timeout_on_mysql_proper_is_not_applied_and_said_once(mysql_url, monkeypatch):
+    from gmg_dbupdate import logs
+
+    said: list[tuple] = []
+
+    class Logger:
+        def warning(self, event, **fields):
+            said.append((event, fields))
+
+    monkeypatch.setattr(logs, "get_logger", lambda: Logger())
+    backend, engine = _backend(mysql_url)
+    settings = SimpleNamespace(ddl_lock_timeout=2.5, statement_timeout=1.0, lock_timeout=9)
+    try:
+        with engine.connect() as c:
+            c.connection.driver_connection.get_server_info = lambda: "8.0.36"  # MySQL proper
+            before = c.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar()
+            c.rollback()
+            for _ in range(2):  # two phases' rules of one run: said once
+                rules = backend.ddl_rules(settings, None)
+                rules.begin(c)
+                assert c.exec_driver_sql("SELECT @@SESSION.lock_wait_timeout").scalar() == 3
+                assert c.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar() == before
+                rules.end(c)
+                c.rollback()
+    finally:
+        engine.dispose()
+    assert [event for event, _ in said] == ["ddl.statement_timeout_not_applied"]
+    assert said[0][1]["statement_timeout_s"] == 1.0

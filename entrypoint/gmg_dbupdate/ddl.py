@@ -1,4 +1,4 @@
-"""DDL under live traffic (PostgreSQL): bounded lock waits, retried; the fence on every commit.
+"""DDL under live traffic: bounded lock waits, retried; the fence on every commit.
 
 An ``ALTER TABLE`` that waits for its ACCESS EXCLUSIVE lock sits at the head of the table's lock
 queue, and every later query on that table waits behind it: the app stalls as long as whatever
@@ -24,6 +24,14 @@ blockers are sampled while it waits. ``BlockerWatch`` notes when a statement sta
 migration connection; once one has run longer than a threshold (a quarter of the DDL lock
 timeout, at most 0.5 s) a thread asks ``pg_blocking_pids`` on a connection of its own, every
 fifth of that. Short statements cost nothing; only a stalled one is looked at.
+
+What is database-specific (how a unit's waits are bounded, what a refusal looks like, whether a
+refused unit may run again, who blocks) is the backend's ``DdlRules``: the above is
+PostgreSQL's. On MySQL/MariaDB (``backends/mysql.py``) each unit runs with the session's
+``lock_wait_timeout`` (whole seconds) and a refusal is error 1205; as each DDL statement there
+commits itself, a refused unit runs again only if none of its statements other than reads
+completed in that attempt (``Policy`` counts them); else the refusal fails the run (70,
+half-applied) rather than repeating committed DDL on a changed schema.
 """
 
 from __future__ import annotations

@@ -679,36 +679,44 @@ class MySQLDdlRules(DdlRules):
             mine.update(int(i) for i in child["runner_ids"])
         return mine
 
+    def _tracks_metadata_locks(self, cursor: Any) -> bool:
+        """performance_schema is on and instruments metadata locks (asked once)."""
+        if self._performance_schema is None:
+            self._performance_schema = False
+            cursor.execute("SELECT @@performance_schema")
+            if cursor.fetchone()[0]:
+                with contextlib.suppress(Exception):  # not readable: the other way
+                    cursor.execute(
+                        "SELECT enabled FROM performance_schema.setup_instruments "
+                        "WHERE name = 'wait/lock/metadata/sql/mdl'"
+                    )
+                    row = cursor.fetchone()
+                    self._performance_schema = bool(row and row[0] == "YES")
+        return self._performance_schema
+
     def blockers(self, driver_connection: Any, session_id: int, chars: int) -> list[dict]:
         with driver_connection.cursor() as cursor:
-            ids: list[int] = []
-            source = "metadata_locks"
-            if self._performance_schema is None:
-                cursor.execute("SELECT @@performance_schema")
-                self._performance_schema = bool(cursor.fetchone()[0])
-            if self._performance_schema:
-                with contextlib.suppress(Exception):  # not readable: the other way
-                    cursor.execute(_MDL_BLOCKERS_SQL, (session_id,))
-                    ids = [int(r[0]) for r in cursor.fetchall()]
-            if not ids:  # performance_schema off, or the MDL instrument not enabled
+            if self._tracks_metadata_locks(cursor):
+                source = "metadata_locks"
+                cursor.execute(_MDL_BLOCKERS_SQL, (session_id,))
+            else:  # less precise: every other session in a transaction
                 source = "innodb_trx"
                 cursor.execute(_TRX_BLOCKERS_SQL)
-                ids = [int(r[0]) for r in cursor.fetchall()]
+            ids = [int(r[0]) for r in cursor.fetchall()]
             ids = sorted(set(ids) - self._ours(session_id))
             if not ids:
                 return []
             cursor.execute(_DESCRIBE_SQL.format(ids=", ".join(map(str, ids))), (chars,))
             rows = cursor.fetchall()
             names: dict[int, str] = {}
-            if self._performance_schema:
-                with contextlib.suppress(Exception):
-                    cursor.execute(
-                        "SELECT processlist_id, attr_value "
-                        "FROM performance_schema.session_connect_attrs "
-                        f"WHERE attr_name = 'program_name' AND processlist_id IN "
-                        f"({', '.join(map(str, ids))})"
-                    )
-                    names = {int(i): v for i, v in cursor.fetchall() if v}
+            with contextlib.suppress(Exception):  # performance_schema off: user@host
+                cursor.execute(
+                    "SELECT processlist_id, attr_value "
+                    "FROM performance_schema.session_connect_attrs "
+                    f"WHERE attr_name = 'program_name' AND processlist_id IN "
+                    f"({', '.join(map(str, ids))})"
+                )
+                names = {int(i): v for i, v in cursor.fetchall() if v}
         return [_blocker(row, names, source) for row in rows]
 
 
