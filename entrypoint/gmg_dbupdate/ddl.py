@@ -257,9 +257,8 @@ class Policy:
         log = get_logger()
         seen: dict[str, Any] = {"first": None, "blockers": [], "attempts": 0}
         deadline = self.settings.lock_timeout
-        ddl = self.settings.ddl_lock_timeout
-
         rules = self._rules
+        ddl = rules.lock_wait_s  # --ddl-lock-timeout, as the server applies it
 
         def attempt() -> T:
             seen["attempts"] += 1
@@ -308,7 +307,7 @@ class Policy:
             )
             raise LockTimeout(
                 f"{label}: DDL refused its locks for {deadline:g}s (--lock-timeout), "
-                f"{seen['attempts']} attempt(s) of {self.settings.ddl_lock_timeout:g}s each; "
+                f"{seen['attempts']} attempt(s) of {ddl:g}s each; "
                 f"blocked by {named or 'sessions that ended before they could be named'}",
                 unit=label,
                 blockers=who,

@@ -185,6 +185,11 @@ class DdlRules:
         self.settings = settings
         self.fence = fence
 
+    @property
+    def lock_wait_s(self) -> float:
+        """How long one statement really waits for a lock (the server may round it)."""
+        return self.settings.ddl_lock_timeout
+
     def begin(self, connection: Any) -> None:
         """At the start of a unit's transaction, once fenced: bound its lock waits."""
 

@@ -613,8 +613,12 @@ class MySQLDdlRules(DdlRules):
         self._set = False
         self._performance_schema: bool | None = None
 
+    @property
+    def lock_wait_s(self) -> float:
+        return max(1, math.ceil(self.settings.ddl_lock_timeout))  # whole seconds
+
     def _settings(self) -> dict[str, Any]:
-        wanted = {"lock_wait_timeout": max(1, math.ceil(self.settings.ddl_lock_timeout))}
+        wanted: dict[str, Any] = {"lock_wait_timeout": int(self.lock_wait_s)}
         if self.settings.statement_timeout is not None and "max_statement_time" in self._saved:
             wanted["max_statement_time"] = round(self.settings.statement_timeout, 3)
         return wanted
