@@ -1,4 +1,4 @@
-"""DDL under live traffic (PostgreSQL): bounded lock waits, retried; the fence on every commit.
+"""DDL under live traffic: bounded lock waits, retried; the fence on every commit.
 
 An ``ALTER TABLE`` that waits for its ACCESS EXCLUSIVE lock sits at the head of the table's lock
 queue, and every later query on that table waits behind it: the app stalls as long as whatever
@@ -24,6 +24,14 @@ blockers are sampled while it waits. ``BlockerWatch`` notes when a statement sta
 migration connection; once one has run longer than a threshold (a quarter of the DDL lock
 timeout, at most 0.5 s) a thread asks ``pg_blocking_pids`` on a connection of its own, every
 fifth of that. Short statements cost nothing; only a stalled one is looked at.
+
+What is database-specific (how a unit's waits are bounded, what a refusal looks like, whether a
+refused unit may run again, who blocks) is the backend's ``DdlRules``: the above is
+PostgreSQL's. On MySQL/MariaDB (``backends/mysql.py``) each unit runs with the session's
+``lock_wait_timeout`` (whole seconds) and a refusal is error 1205; as each DDL statement there
+commits itself, a refused unit runs again only if none of its statements other than reads
+completed in that attempt (``Policy`` counts them); else the refusal fails the run (70,
+half-applied) rather than repeating committed DDL on a changed schema.
 """
 
 from __future__ import annotations
@@ -34,70 +42,32 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .backends.base import Fence
-from .errors import LockTimeout
+from .backends.base import DdlRules, Fence
+from .errors import LockTimeout, MigrationFailed
 from .logs import get_logger, scrub
 
-LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE: lock_timeout expired
 QUERY_CHARS = 200
 T = TypeVar("T")
-
-_BLOCKERS_SQL = """
-    SELECT a.pid, a.application_name, a.state,
-           round(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))
-                 ::numeric, 3)::float8 AS for_s,
-           left(a.query, %(chars)s) AS query
-    FROM pg_stat_activity a
-    WHERE a.pid = ANY (pg_blocking_pids(%(pid)s))
-    ORDER BY a.pid
-"""
-_BLOCKER_KEYS = ("pid", "application_name", "state", "for_s", "query")
-# INVALID indexes (a concurrent build that failed) on the given tables, unless a concurrent
-# build or drop is running on that table right now (it holds SHARE UPDATE EXCLUSIVE).
-_INVALID_INDEXES_SQL = """
-    SELECT n.nspname, c.relname, t.relname
-    FROM pg_index i
-    JOIN pg_class c ON c.oid = i.indexrelid
-    JOIN pg_class t ON t.oid = i.indrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT i.indisvalid AND t.relname = ANY (%(tables)s)
-      AND n.nspname = ANY (current_schemas(false))
-      AND NOT EXISTS (SELECT FROM pg_locks l
-                      WHERE l.relation = i.indrelid AND l.pid <> pg_backend_pid()
-                        AND l.mode = 'ShareUpdateExclusiveLock')
-    ORDER BY 1, 2
-"""
+# Statements that change nothing: a unit attempt that ran only these may run again even where
+# each DDL statement commits itself.
+_READS = ("select", "show", "set", "describe", "desc", "explain")
 
 
-def sqlstate(exc: BaseException | None) -> str | None:
-    """The SQLSTATE of ``exc`` or of the first error in its cause chain that has one."""
-    seen = 0
-    while exc is not None and seen < 10:
-        code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(exc, "pgcode", None)
-        if code:
-            return code
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
-
-
-def is_lock_refused(exc: BaseException) -> bool:
-    return sqlstate(exc) == LOCK_NOT_AVAILABLE
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
+def _is_read(statement: str) -> bool:
+    words = statement.lstrip(" \t\r\n(").split(None, 1)
+    return bool(words) and words[0].lower() in _READS
 
 
 class BlockerWatch:
     """Samples, from a connection of its own, who blocks a statement stalled on the migration
     connection; ``take()`` returns the last sample since ``reset()``."""
 
-    def __init__(self, connection: Any, ddl_lock_timeout: float) -> None:
+    def __init__(self, connection: Any, ddl_lock_timeout: float, rules: DdlRules) -> None:
         from sqlalchemy import event
 
         self._engine = connection.engine
-        self._pid = connection.connection.dbapi_connection.get_backend_pid()
+        self._rules = rules
+        self._pid = rules.session_id(connection.connection.dbapi_connection)
         self._threshold = min(0.5, ddl_lock_timeout / 4)
         self._period = max(0.01, self._threshold / 5)
         self._inflight: float | None = None
@@ -138,13 +108,8 @@ class BlockerWatch:
 
     def _query(self) -> list[dict]:
         if self._raw is None:
-            self._raw = self._engine.raw_connection()
-            self._raw.driver_connection.autocommit = True
-        with self._raw.driver_connection.cursor() as cursor:
-            cursor.execute(_BLOCKERS_SQL, {"pid": self._pid, "chars": QUERY_CHARS})
-            rows = cursor.fetchall()
-        masked = [[scrub(v) if isinstance(v, str) else v for v in row] for row in rows]
-        return [dict(zip(_BLOCKER_KEYS, row, strict=True)) for row in masked]
+            self._raw = self._rules.watch_connection(self._engine)
+        return self._rules.blockers(self._raw.driver_connection, self._pid, QUERY_CHARS)
 
     def close(self) -> None:
         from sqlalchemy import event
@@ -162,11 +127,13 @@ class BlockerWatch:
 class Guard:
     """The rules every transaction on the migration connection follows (see the module doc)."""
 
-    def __init__(self, connection: Any, fence: Fence, settings: Any, bounded: bool) -> None:
+    def __init__(
+        self, connection: Any, fence: Fence, settings: Any, rules: DdlRules | None
+    ) -> None:
         self.connection = connection
         self.fence = fence
         self.settings = settings
-        self.bounded = bounded  # PostgreSQL: lock and statement timeouts, the block's fence
+        self.rules = rules  # bounded lock waits (the backend's), None for fenced only
         self._in_block = False
         self._listeners = (
             ("begin", self._on_begin),
@@ -192,58 +159,34 @@ class Guard:
         return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
     def _on_begin(self, connection: Any) -> None:
-        if self._autocommit(connection) and self.bounded:
-            self._enter_block(connection)
+        rules = self.rules
+        if rules is not None and rules.blocks_hold_fence and self._autocommit(connection):
+            rules.enter_block(connection)
+            self._in_block = True
+            self.fence.confirm(connection.connection.driver_connection)
+            rules.block_entered(connection)
             return
         self.fence.enter(connection.connection.driver_connection, self.settings.lock_timeout)
-        if not self.bounded:
-            return
-        connection.exec_driver_sql(
-            f"SET LOCAL lock_timeout = {_ms(self.settings.ddl_lock_timeout)}"
-        )
-        if self.settings.statement_timeout is not None:
-            connection.exec_driver_sql(
-                f"SET LOCAL statement_timeout = {_ms(self.settings.statement_timeout)}"
-            )
+        if rules is not None:
+            rules.begin(connection)
 
     def _on_commit(self, connection: Any) -> None:
         if self._in_block:
             self._leave_block(connection)
-        else:
-            self.fence.confirm(connection.connection.driver_connection)  # never without the lock
+            return
+        self.fence.confirm(connection.connection.driver_connection)  # never without the lock
+        if self.rules is not None:
+            self.rules.end(connection)
 
     def _on_rollback(self, connection: Any) -> None:
         if self._in_block:
             self._leave_block(connection)
-
-    def _enter_block(self, connection: Any) -> None:
-        """An autocommit block: hold the fence for its duration, as a session lock."""
-        f1, k2 = self.fence.for_child()["fence"]
-        params = {"f1": f1, "k2": k2}
-        taken = connection.exec_driver_sql(
-            "SELECT pg_try_advisory_lock(%(f1)s, %(k2)s)", params
-        ).scalar()
-        if not taken:
-            connection.exec_driver_sql(f"SET lock_timeout = {_ms(self.settings.lock_timeout)}")
-            try:
-                connection.exec_driver_sql("SELECT pg_advisory_lock(%(f1)s, %(k2)s)", params)
-            finally:
-                connection.exec_driver_sql("RESET lock_timeout")
-        self._in_block = True
-        self.fence.confirm(connection.connection.driver_connection)
-        if self.settings.statement_timeout is not None:
-            connection.exec_driver_sql(
-                f"SET statement_timeout = {_ms(self.settings.statement_timeout)}"
-            )
+        elif self.rules is not None:
+            self.rules.end(connection)
 
     def _leave_block(self, connection: Any) -> None:
         self._in_block = False
-        f1, k2 = self.fence.for_child()["fence"]
-        with contextlib.suppress(Exception):  # a dead session has released it anyway
-            connection.exec_driver_sql("RESET statement_timeout")
-            connection.exec_driver_sql(
-                "SELECT pg_advisory_unlock(%(f1)s, %(k2)s)", {"f1": f1, "k2": k2}
-            )
+        self.rules.leave_block(connection)
 
 
 @contextlib.contextmanager
@@ -269,26 +212,44 @@ class Policy:
         settings: Any,
         tables: set[str],
         *,
-        bounded: bool,
+        rules: DdlRules | None,
     ) -> None:
-        """``fence``: every transaction is fenced; ``bounded``: and its DDL lock waits bounded
-        and retried (a backend whose waiting DDL stalls the app's queries)."""
+        """``fence``: every transaction is fenced; ``rules`` (the backend's, with a fence): and
+        its DDL lock waits bounded and retried (a backend whose waiting DDL stalls the app's
+        queries)."""
+        from sqlalchemy import event
+
         self.connection = connection
         self.settings = settings
         self.tables = sorted(tables)
-        self._guard = Guard(connection, fence, settings, bounded).__enter__() if fence else None
+        self._rules = rules if fence else None
+        self._guard = Guard(connection, fence, settings, self._rules).__enter__() if fence else None
         self._watch = (
-            BlockerWatch(connection, settings.ddl_lock_timeout) if fence and bounded else None
+            BlockerWatch(connection, settings.ddl_lock_timeout, self._rules)
+            if self._rules is not None
+            else None
         )
+        self._wrote = False  # a statement other than a read completed in this attempt
+        if self._watch is not None:
+            event.listen(connection, "after_cursor_execute", self._executed)
+
+    def _executed(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not self._wrote and not _is_read(statement):
+            self._wrote = True
 
     def close(self) -> None:
         if self._watch is not None:
+            from sqlalchemy import event
+
+            with contextlib.suppress(Exception):
+                event.remove(self.connection, "after_cursor_execute", self._executed)
             self._watch.close()
         if self._guard is not None:
             self._guard.__exit__(None, None, None)
 
     def unit(self, label: str, work: Callable[[Any], T]) -> T:
-        """``work(connection)`` in one transaction, committed; retried on ``55P03``."""
+        """``work(connection)`` in one transaction, committed; retried while its DDL is refused
+        its locks (PostgreSQL ``55P03``; MySQL 1205 while nothing of it has committed)."""
         if self._watch is None:  # no lock queue to protect (SQLite: one writer at a time)
             return self._once(work)
         import tenacity
@@ -296,11 +257,13 @@ class Policy:
         log = get_logger()
         seen: dict[str, Any] = {"first": None, "blockers": [], "attempts": 0}
         deadline = self.settings.lock_timeout
-        ddl = self.settings.ddl_lock_timeout
+        rules = self._rules
+        ddl = rules.lock_wait_s  # --ddl-lock-timeout, as the server applies it
 
         def attempt() -> T:
             seen["attempts"] += 1
             self._watch.reset()
+            self._wrote = False
             return self._once(work, sweep=True)
 
         def out_of_time(state: tenacity.RetryCallState) -> bool:
@@ -326,7 +289,7 @@ class Policy:
             )
 
         policy = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_lock_refused),
+            retry=tenacity.retry_if_exception(lambda exc: rules.retryable(exc, self._wrote)),
             # Pause at least as long as one refused attempt held the app up, growing: the app
             # gets the table most of the time while the blocker lasts.
             wait=tenacity.wait_exponential_jitter(initial=ddl, max=max(10.0, ddl), jitter=ddl / 2),
@@ -344,12 +307,16 @@ class Policy:
             )
             raise LockTimeout(
                 f"{label}: DDL refused its locks for {deadline:g}s (--lock-timeout), "
-                f"{seen['attempts']} attempt(s) of {self.settings.ddl_lock_timeout:g}s each; "
+                f"{seen['attempts']} attempt(s) of {ddl:g}s each; "
                 f"blocked by {named or 'sessions that ended before they could be named'}",
                 unit=label,
                 blockers=who,
                 revision=getattr(exc.last_attempt.exception(), "context", {}).get("revision"),
             ) from None
+        except Exception as exc:
+            if rules.refused(exc):  # refused, but not retryable: part of it committed itself
+                raise _refused_too_late(exc) from exc
+            raise
 
     def _once(self, work: Callable[[Any], T], *, sweep: bool = False) -> T:
         connection = self.connection
@@ -370,7 +337,7 @@ class Policy:
         The look is the first statement of the unit's transaction; the drop (rare) needs its
         own autocommit block, after which the unit's transaction begins afresh."""
         connection = self.connection
-        found = connection.exec_driver_sql(_INVALID_INDEXES_SQL, {"tables": self.tables}).all()
+        found = self._rules.invalid_indexes(connection, self.tables)
         if not found:
             return
         connection.rollback()
@@ -388,6 +355,18 @@ class Policy:
                     reason="left INVALID by a concurrent build that failed; "
                     "the revision that builds it runs again",
                 )
+
+
+def _refused_too_late(exc: Exception) -> MigrationFailed:
+    """A statement refused its lock after an earlier one of the same attempt committed itself
+    (DDL outside a transaction): running the unit again would repeat that one on a changed
+    schema, so the refusal is a failure."""
+    note = (
+        "; refused its lock after part of the revision had committed itself (each DDL "
+        "statement commits on its own): not retried"
+    )
+    context = dict(getattr(exc, "context", {}))
+    return MigrationFailed(f"{exc}{note}", **context, lock_refused=True)
 
 
 def _statement(exc: BaseException | None) -> str | None:

@@ -47,12 +47,12 @@ def converge(
     ``hand_over(connection, bundle, enabled)`` and ``converge_all(connection, bundle, state,
     enabled)`` are ``converge.py``'s own steps; ``job`` is the pipeline's (settings, bundle,
     enabled plugins, backend). DDL lock waits are bounded where the backend has a lock queue
-    that a waiting DDL stalls (``Backend.bounded_ddl``).
+    that a waiting DDL stalls (``Backend.ddl_rules``).
     """
     settings, bundle, enabled, backend = job.settings, job.bundle, job.enabled, job.backend
-    bounded = backend.bounded_ddl and fence is not None
-    tables = set().union(*bundle.table_names().values()) if bounded else set()
-    policy = Policy(connection, fence, settings, tables, bounded=bounded)
+    rules = backend.ddl_rules(settings, fence) if fence is not None else None
+    tables = set().union(*bundle.table_names().values()) if rules is not None else set()
+    policy = Policy(connection, fence, settings, tables, rules=rules)
     try:
         if _modes(job) == {"run"}:
 

@@ -64,8 +64,6 @@ class Backend:
     label: ClassVar[str] = ""
     # Alembic's batch mode (copy and move) for the ALTERs the database cannot do in place
     batch_alter: ClassVar[bool] = False
-    # a DDL waiting for its lock stalls every later query on the table: bound and retry it
-    bounded_ddl: ClassVar[bool] = False
     # DDL inside a transaction rolls back with it (else each revision commits on its own)
     transactional_ddl: ClassVar[bool] = True
 
@@ -163,6 +161,75 @@ class Backend:
 
     def configure_engine(self, engine: Any) -> None:
         """Dialect-specific session set-up (listeners on ``engine``)."""
+
+    # --- DDL under live traffic (ddl.py) --------------------------------------------------
+
+    def ddl_rules(self, settings: Any, fence: Fence) -> DdlRules | None:
+        """How the Alembic phase's units bound their lock waits on this database (a DDL
+        waiting for its lock stalls every later query on the table: bound and retry it);
+        None where a waiting DDL stalls nobody (SQLite: one writer at a time)."""
+        return None
+
+
+class DdlRules:
+    """One backend's part of ``ddl.Policy``: bound a unit's lock waits, tell a refused lock
+    from other errors, say whether a refused unit may run again, name who blocks it. One per
+    migration connection (it may remember that session's settings)."""
+
+    # Inside an autocommit block the fence is held as a session lock and no lock wait is
+    # bounded (PostgreSQL's ``CREATE INDEX CONCURRENTLY``); else a block is fenced and bounded
+    # like any unit.
+    blocks_hold_fence: ClassVar[bool] = False
+
+    def __init__(self, settings: Any, fence: Fence) -> None:
+        self.settings = settings
+        self.fence = fence
+
+    @property
+    def lock_wait_s(self) -> float:
+        """How long one statement really waits for a lock (the server may round it)."""
+        return self.settings.ddl_lock_timeout
+
+    def begin(self, connection: Any) -> None:
+        """At the start of a unit's transaction, once fenced: bound its lock waits."""
+
+    def end(self, connection: Any) -> None:
+        """At its COMMIT or ROLLBACK: undo what ``begin`` set beyond the transaction."""
+
+    def enter_block(self, connection: Any) -> None:
+        """An autocommit block starts (only if ``blocks_hold_fence``)."""
+
+    def block_entered(self, connection: Any) -> None:
+        """The block's fence is held and confirmed (only if ``blocks_hold_fence``)."""
+
+    def leave_block(self, connection: Any) -> None:
+        """An autocommit block ends (only if ``blocks_hold_fence``)."""
+
+    def refused(self, exc: BaseException) -> bool:
+        """``exc`` (or an error in its cause chain) says a statement was refused its lock."""
+        raise NotImplementedError
+
+    def retryable(self, exc: BaseException, wrote: bool) -> bool:
+        """May the refused unit run again? ``wrote``: a statement other than a read completed
+        in this attempt (where DDL commits itself, the attempt is then half-applied)."""
+        return self.refused(exc)
+
+    def session_id(self, dbapi_connection: Any) -> int:
+        """The server's id of the migration connection's session (to find its blockers)."""
+        raise NotImplementedError
+
+    def watch_connection(self, engine: Any) -> Any:
+        """A pool connection of its own, in autocommit, for sampling blockers."""
+        raise NotImplementedError
+
+    def blockers(self, driver_connection: Any, session_id: int, chars: int) -> list[dict]:
+        """Who blocks the statement ``session_id`` is waiting in: ``pid``,
+        ``application_name``, ``state``, ``for_s``, ``query`` (``chars`` characters)."""
+        raise NotImplementedError
+
+    def invalid_indexes(self, connection: Any, tables: list[str]) -> list[tuple]:
+        """(schema, index, table) left INVALID by a failed concurrent build on ``tables``."""
+        return []
 
 
 @contextlib.contextmanager

@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import math
 import sys
 import threading
 import time
@@ -57,6 +58,7 @@ from .base import (
     PERMISSION,
     TRANSIENT,
     Backend,
+    DdlRules,
     runner_name,
 )
 
@@ -109,6 +111,8 @@ _PERMISSION = {
     1792,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
 }
 _MISSING_DATABASE = {1049}  # ER_BAD_DB_ERROR
+# A lock wait ran out: lock_wait_timeout (metadata locks: DDL) or innodb_lock_wait_timeout (rows)
+_LOCK_WAIT_TIMEOUT = 1205
 # URL query keys passed on to PyMySQL (the ones an operator has reason to set).
 _QUERY_KEYS = {
     "charset": str,
@@ -336,6 +340,9 @@ class MySQLBackend(Backend):
             cparams["init_command"] = f"SET SESSION wait_timeout = {_WORK_IDLE_S}"
             return _connection_class()(*cargs, **cparams)
 
+    def ddl_rules(self, settings: Any, fence: Any) -> MySQLDdlRules:
+        return MySQLDdlRules(settings, fence, self)
+
     def legacy_url(self) -> str:
         """The URL for SQLAlchemy 1.4 in the sealed runtime, password included (it travels on
         the child's stdin, never on its command line). Always the ``mysql`` dialect:
@@ -543,3 +550,193 @@ class MySQLFence:
         """Give the fence up on ``conn`` (before a child takes it, or at the end)."""
         with contextlib.suppress(Exception):
             self._one(conn, "SELECT RELEASE_LOCK(%s)", (self.fence,))
+
+
+# --- DDL under live traffic (ddl.py) ---------------------------------------------------------
+
+# The sessions holding a granted metadata lock on an object our session waits for a lock on
+# (performance_schema.metadata_locks: MySQL 5.7+/8 by default, MariaDB 10.5+ with the
+# ``wait/lock/metadata/sql/mdl`` instrument enabled).
+_MDL_BLOCKERS_SQL = """
+    SELECT DISTINCT g_t.processlist_id
+    FROM performance_schema.metadata_locks w
+    JOIN performance_schema.threads w_t ON w_t.thread_id = w.owner_thread_id
+    JOIN performance_schema.metadata_locks g
+      ON g.object_type = w.object_type AND g.object_schema <=> w.object_schema
+     AND g.object_name <=> w.object_name AND g.lock_status = 'GRANTED'
+     AND g.owner_thread_id <> w.owner_thread_id
+    JOIN performance_schema.threads g_t ON g_t.thread_id = g.owner_thread_id
+    WHERE w_t.processlist_id = %s AND w.lock_status = 'PENDING'
+      AND g_t.processlist_id IS NOT NULL
+"""
+# Less precise: every other session with an open InnoDB transaction.
+_TRX_BLOCKERS_SQL = """
+    SELECT x.trx_mysql_thread_id FROM information_schema.innodb_trx x
+    WHERE x.trx_mysql_thread_id <> CONNECTION_ID()
+"""
+_DESCRIBE_SQL = """
+    SELECT p.id, p.user, p.host, p.command, p.state,
+           ROUND(COALESCE(TIMESTAMPDIFF(MICROSECOND, x.trx_started, NOW(6)) / 1e6, p.time), 3),
+           LEFT(COALESCE(p.info, x.trx_query), %s), x.trx_mysql_thread_id IS NOT NULL
+    FROM information_schema.processlist p
+    LEFT JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = p.id
+    WHERE p.id IN ({ids})
+    ORDER BY p.id
+"""
+
+
+def _error_code(exc: BaseException | None) -> int | None:
+    """The MySQL error number of ``exc`` or of the first PyMySQL error in its cause chain."""
+    pymysql = sys.modules.get("pymysql")
+    seen = 0
+    while exc is not None and pymysql is not None and seen < 10:
+        orig = getattr(exc, "orig", exc)
+        if isinstance(orig, pymysql.err.Error) and orig.args and isinstance(orig.args[0], int):
+            return orig.args[0]
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+class MySQLDdlRules(DdlRules):
+    """Each unit runs with the session's ``lock_wait_timeout`` = ``--ddl-lock-timeout``
+    (whole seconds, rounded up) and, on MariaDB, ``max_statement_time`` =
+    ``--statement-timeout``; both are put back to the session's own values at the unit's
+    COMMIT or ROLLBACK, so the fence's waits outside the units are not bounded by them. A
+    refusal is error 1205 (a metadata lock or an InnoDB row lock); the unit may run again only
+    if none of its statements other than reads completed: each DDL statement commits itself,
+    and running it again on the changed schema would fail or do it twice."""
+
+    def __init__(self, settings: Any, fence: Any, backend: MySQLBackend) -> None:
+        super().__init__(settings, fence)
+        self._backend = backend
+        self._saved: dict[str, Any] | None = None  # the session's own values
+        self._set = False
+        self._performance_schema: bool | None = None
+
+    @property
+    def lock_wait_s(self) -> float:
+        return max(1, math.ceil(self.settings.ddl_lock_timeout))  # whole seconds
+
+    def _settings(self) -> dict[str, Any]:
+        wanted: dict[str, Any] = {"lock_wait_timeout": int(self.lock_wait_s)}
+        if self.settings.statement_timeout is not None and "max_statement_time" in self._saved:
+            wanted["max_statement_time"] = round(self.settings.statement_timeout, 3)
+        return wanted
+
+    def begin(self, connection: Any) -> None:
+        if self._saved is None:
+            mariadb = "MariaDB" in connection.connection.driver_connection.get_server_info()
+            names = ["lock_wait_timeout"] + (["max_statement_time"] if mariadb else [])
+            row = connection.exec_driver_sql(
+                "SELECT " + ", ".join(f"@@SESSION.{n}" for n in names)
+            ).one()
+            self._saved = dict(zip(names, row, strict=True))
+            if self.settings.statement_timeout is not None and not mariadb:
+                self._warn_statement_timeout()
+        assignments = ", ".join(f"SESSION {k} = {v}" for k, v in self._settings().items())
+        connection.exec_driver_sql(f"SET {assignments}")
+        self._set = True
+
+    def _warn_statement_timeout(self) -> None:
+        backend = self._backend
+        if getattr(backend, "_statement_timeout_warned", False):
+            return
+        backend._statement_timeout_warned = True
+        from ..logs import get_logger
+
+        get_logger().warning(
+            "ddl.statement_timeout_not_applied",
+            statement_timeout_s=self.settings.statement_timeout,
+            reason="MySQL bounds only SELECT statements (max_execution_time), not DDL; "
+            "--statement-timeout applies on MariaDB (max_statement_time) and PostgreSQL",
+        )
+
+    def end(self, connection: Any) -> None:
+        if not self._set:
+            return
+        self._set = False
+        wanted = self._settings()
+        assignments = ", ".join(f"SESSION {k} = {self._saved[k]}" for k in wanted)
+        with contextlib.suppress(Exception):  # a dead session has no settings to restore
+            connection.exec_driver_sql(f"SET {assignments}")
+
+    def refused(self, exc: BaseException) -> bool:
+        return _error_code(exc) == _LOCK_WAIT_TIMEOUT
+
+    def retryable(self, exc: BaseException, wrote: bool) -> bool:
+        return not wrote and self.refused(exc)
+
+    def session_id(self, dbapi_connection: Any) -> int:
+        return dbapi_connection.thread_id()
+
+    def watch_connection(self, engine: Any) -> Any:
+        raw = engine.raw_connection()
+        raw.driver_connection.autocommit(True)
+        return raw
+
+    def _ours(self, session_id: int) -> set[int]:
+        """This runner's own sessions: the migration's, the lock's, the fence's."""
+        mine = {session_id}
+        with contextlib.suppress(Exception):
+            child = self.fence.for_child()
+            mine.add(int(child["holder_id"]))
+            mine.update(int(i) for i in child["runner_ids"])
+        return mine
+
+    def _tracks_metadata_locks(self, cursor: Any) -> bool:
+        """performance_schema is on and instruments metadata locks (asked once)."""
+        if self._performance_schema is None:
+            self._performance_schema = False
+            cursor.execute("SELECT @@performance_schema")
+            if cursor.fetchone()[0]:
+                with contextlib.suppress(Exception):  # not readable: the other way
+                    cursor.execute(
+                        "SELECT enabled FROM performance_schema.setup_instruments "
+                        "WHERE name = 'wait/lock/metadata/sql/mdl'"
+                    )
+                    row = cursor.fetchone()
+                    self._performance_schema = bool(row and row[0] == "YES")
+        return self._performance_schema
+
+    def blockers(self, driver_connection: Any, session_id: int, chars: int) -> list[dict]:
+        with driver_connection.cursor() as cursor:
+            if self._tracks_metadata_locks(cursor):
+                source = "metadata_locks"
+                cursor.execute(_MDL_BLOCKERS_SQL, (session_id,))
+            else:  # less precise: every other session in a transaction
+                source = "innodb_trx"
+                cursor.execute(_TRX_BLOCKERS_SQL)
+            ids = [int(r[0]) for r in cursor.fetchall()]
+            ids = sorted(set(ids) - self._ours(session_id))
+            if not ids:
+                return []
+            cursor.execute(_DESCRIBE_SQL.format(ids=", ".join(map(str, ids))), (chars,))
+            rows = cursor.fetchall()
+            names: dict[int, str] = {}
+            with contextlib.suppress(Exception):  # performance_schema off: user@host
+                cursor.execute(
+                    "SELECT processlist_id, attr_value "
+                    "FROM performance_schema.session_connect_attrs "
+                    f"WHERE attr_name = 'program_name' AND processlist_id IN "
+                    f"({', '.join(map(str, ids))})"
+                )
+                names = {int(i): v for i, v in cursor.fetchall() if v}
+        return [_blocker(row, names, source) for row in rows]
+
+
+def _blocker(row: tuple, names: dict[int, str], source: str) -> dict:
+    from ..logs import scrub
+
+    pid, user, host, command, state, for_s, query, in_trx = row
+    what = state or command or ""
+    if in_trx:
+        what = f"{what} (in transaction)".strip()
+    return {
+        "pid": int(pid),
+        "application_name": names.get(int(pid)) or f"{user}@{host}",
+        "state": what,
+        "for_s": float(for_s) if for_s is not None else None,
+        "query": scrub(query) if isinstance(query, str) else query,
+        "source": source,
+    }

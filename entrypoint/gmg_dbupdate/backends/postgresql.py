@@ -24,6 +24,7 @@ from .base import (
     PERMISSION,
     TRANSIENT,
     Backend,
+    DdlRules,
     closing_cursor,
     runner_name,
 )
@@ -67,6 +68,31 @@ _COLUMNS_SQL = """
     WHERE n.nspname = coalesce(%(schema)s, current_schema()) AND c.relname = %(name)s
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
 """
+_BLOCKERS_SQL = """
+    SELECT a.pid, a.application_name, a.state,
+           round(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))
+                 ::numeric, 3)::float8 AS for_s,
+           left(a.query, %(chars)s) AS query
+    FROM pg_stat_activity a
+    WHERE a.pid = ANY (pg_blocking_pids(%(pid)s))
+    ORDER BY a.pid
+"""
+_BLOCKER_KEYS = ("pid", "application_name", "state", "for_s", "query")
+# INVALID indexes (a concurrent build that failed) on the given tables, unless a concurrent
+# build or drop is running on that table right now (it holds SHARE UPDATE EXCLUSIVE).
+_INVALID_INDEXES_SQL = """
+    SELECT n.nspname, c.relname, t.relname
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT i.indisvalid AND t.relname = ANY (%(tables)s)
+      AND n.nspname = ANY (current_schemas(false))
+      AND NOT EXISTS (SELECT FROM pg_locks l
+                      WHERE l.relation = i.indrelid AND l.pid <> pg_backend_pid()
+                        AND l.mode = 'ShareUpdateExclusiveLock')
+    ORDER BY 1, 2
+"""
 
 
 def connect_args(connect_timeout: float) -> dict:
@@ -93,7 +119,6 @@ def advisory_key(name: str) -> tuple[int, int]:
 
 class PostgresBackend(Backend):
     name = "postgresql"
-    bounded_ddl = True
 
     def _params(self) -> dict:
         url = self.url
@@ -178,6 +203,94 @@ class PostgresBackend(Backend):
         from sqlalchemy import event
 
         event.listen(engine, "connect", lambda dbapi_connection, _record: _settle(dbapi_connection))
+
+    def ddl_rules(self, settings: Any, fence: Any) -> PostgresDdlRules:
+        return PostgresDdlRules(settings, fence)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    """The SQLSTATE of ``exc`` or of the first error in its cause chain that has one."""
+    seen = 0
+    while exc is not None and seen < 10:
+        code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(exc, "pgcode", None)
+        if code:
+            return code
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+class PostgresDdlRules(DdlRules):
+    """``SET LOCAL lock_timeout`` (and ``statement_timeout``) in every unit's transaction; a
+    refusal is ``55P03``, always retryable (the transaction rolls back, DDL included);
+    blockers from ``pg_blocking_pids``. An autocommit block holds the fence as a session
+    advisory lock and bounds no lock wait (see ddl.py)."""
+
+    blocks_hold_fence = True
+
+    def begin(self, connection: Any) -> None:
+        connection.exec_driver_sql(
+            f"SET LOCAL lock_timeout = {_ms(self.settings.ddl_lock_timeout)}"
+        )
+        if self.settings.statement_timeout is not None:
+            connection.exec_driver_sql(
+                f"SET LOCAL statement_timeout = {_ms(self.settings.statement_timeout)}"
+            )
+
+    def enter_block(self, connection: Any) -> None:
+        """An autocommit block: hold the fence for its duration, as a session lock."""
+        f1, k2 = self.fence.for_child()["fence"]
+        params = {"f1": f1, "k2": k2}
+        taken = connection.exec_driver_sql(
+            "SELECT pg_try_advisory_lock(%(f1)s, %(k2)s)", params
+        ).scalar()
+        if not taken:
+            connection.exec_driver_sql(f"SET lock_timeout = {_ms(self.settings.lock_timeout)}")
+            try:
+                connection.exec_driver_sql("SELECT pg_advisory_lock(%(f1)s, %(k2)s)", params)
+            finally:
+                connection.exec_driver_sql("RESET lock_timeout")
+
+    def block_entered(self, connection: Any) -> None:
+        if self.settings.statement_timeout is not None:
+            connection.exec_driver_sql(
+                f"SET statement_timeout = {_ms(self.settings.statement_timeout)}"
+            )
+
+    def leave_block(self, connection: Any) -> None:
+        f1, k2 = self.fence.for_child()["fence"]
+        with contextlib.suppress(Exception):  # a dead session has released it anyway
+            connection.exec_driver_sql("RESET statement_timeout")
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_unlock(%(f1)s, %(k2)s)", {"f1": f1, "k2": k2}
+            )
+
+    def refused(self, exc: BaseException) -> bool:
+        return _sqlstate(exc) == _LOCK_NOT_AVAILABLE
+
+    def session_id(self, dbapi_connection: Any) -> int:
+        return dbapi_connection.get_backend_pid()
+
+    def watch_connection(self, engine: Any) -> Any:
+        raw = engine.raw_connection()
+        raw.driver_connection.autocommit = True
+        return raw
+
+    def blockers(self, driver_connection: Any, session_id: int, chars: int) -> list[dict]:
+        from ..logs import scrub
+
+        with driver_connection.cursor() as cursor:
+            cursor.execute(_BLOCKERS_SQL, {"pid": session_id, "chars": chars})
+            rows = cursor.fetchall()
+        masked = [[scrub(v) if isinstance(v, str) else v for v in row] for row in rows]
+        return [dict(zip(_BLOCKER_KEYS, row, strict=True)) for row in masked]
+
+    def invalid_indexes(self, connection: Any, tables: list[str]) -> list[tuple]:
+        return connection.exec_driver_sql(_INVALID_INDEXES_SQL, {"tables": tables}).all()
 
 
 def _settle(connection: Any) -> None:
