@@ -107,6 +107,10 @@ def blocker_source(request, mysql_admin_url):
 
 
 @pytest.mark.slow
+@pytest.mark.reliability(
+    case="DDL blocked by an open transaction (MariaDB)",
+    expected="ddl.blocked naming the blocker, retried, exit 0; app never stalled 4 s",
+)
 def test_blocked_ddl_is_retried_and_the_app_keeps_going(mysql_url, blocker_source):
     at(mysql_url, "m00000000001")
     held = blocker(mysql_url)
@@ -163,6 +167,10 @@ def test_blocked_ddl_is_retried_and_the_app_keeps_going(mysql_url, blocker_sourc
 
 
 @pytest.mark.slow
+@pytest.mark.reliability(
+    case="DDL blocked past --lock-timeout (MariaDB)",
+    expected="exit 75 naming the blocker, nothing of the revision applied",
+)
 def test_blocked_until_the_deadline_exits_75_naming_the_blocker(mysql_url):
     at(mysql_url, "m00000000001")
     held = blocker(mysql_url)
@@ -184,6 +192,10 @@ def test_blocked_until_the_deadline_exits_75_naming_the_blocker(mysql_url):
     assert columns(mysql_url) == {"id", "n"}
 
 
+@pytest.mark.reliability(
+    case="DDL refused after part of its revision committed (MariaDB)",
+    expected="exit 70 half_applied, not retried",
+)
 def test_refused_after_part_of_the_revision_committed_is_70_half_applied(mysql_url):
     at(mysql_url, "m00000000002")
     held = blocker(mysql_url)
@@ -207,6 +219,10 @@ def test_refused_after_part_of_the_revision_committed_is_70_half_applied(mysql_u
     assert version_rows(mysql_url) == {"m00000000002"}
 
 
+@pytest.mark.reliability(
+    case="statement past --statement-timeout (MariaDB)",
+    expected="exit 70, cut short",
+)
 def test_statement_timeout_cancels_a_long_statement_on_mariadb(mysql_url, tmp_path):
     bundle = tmp_path / "livemysql"
     shutil.copytree(LIVE, bundle)
