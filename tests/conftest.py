@@ -521,6 +521,23 @@ class Job:
         return result
 
 
+def children_of(pid: int) -> list[int]:
+    """The child processes of ``pid`` (a job's legacy runner, say)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, or a pid reused by another program, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def crowd(n: int, *args: str) -> list[tuple[int, list[dict]]]:
     """``n`` runs of ``gmg dbupdate ARGS`` started at once: (exit code, events) of each."""
     procs = [

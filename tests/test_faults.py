@@ -33,24 +33,44 @@ BUNDLE_OBJ = Bundle.load(BUNDLE)
 SLOW = "cccccccccccc"
 
 
+# A run's environment may set the slow revision's pause: SLOW_SECONDS (a rerun that only has to
+# converge sets 0), or SLOW_GATE, a file the pause lasts as long as (at most a minute).
+SLOW_SECONDS = "TEST_SLOW_SECONDS"
+SLOW_GATE = "TEST_SLOW_GATE"
+NO_PAUSE = {SLOW_SECONDS: "0"}
+
+
 def slow_bundle(tmp_path, seconds: float):
-    """The shipped bundle plus one core revision that creates a table, then takes its time."""
+    """The shipped bundle plus one core revision that creates a table, then takes its time:
+    ``seconds``, unless the run's environment says otherwise (``SLOW_SECONDS``, ``SLOW_GATE``)."""
     target = tmp_path / "slow-bundle"
     shutil.copytree(BUNDLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
     (target / "versions" / "core" / f"{SLOW}_slow.py").write_text(
-        '"""slow"""\nimport time\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        '"""slow"""\nimport os\nimport time\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
         f'revision = "{SLOW}"\ndown_revision = "{HEAD}"\n'
         "branch_labels = None\ndepends_on = None\n\n\n"
+        "def pause():\n"
+        f'    gate = os.environ.get("{SLOW_GATE}")\n'
+        "    if gate:\n"
+        "        deadline = time.monotonic() + 60\n"
+        "        while os.path.exists(gate) and time.monotonic() < deadline:\n"
+        "            time.sleep(0.05)\n"
+        "        return\n"
+        f'    seconds = float(os.environ.get("{SLOW_SECONDS}", {float(seconds)!r}))\n'
+        '    if op.get_bind().dialect.name == "mysql":\n'
+        '        op.execute(f"SELECT SLEEP({seconds})")\n'
+        '    elif op.get_bind().dialect.name == "postgresql":\n'
+        '        op.execute(f"SELECT pg_sleep({seconds})")\n'
+        "    else:\n"
+        "        time.sleep(seconds)\n\n\n"
         "def upgrade():\n"
         # MySQL commits each DDL statement: the sleep (KILL QUERY ends it) comes first there,
         # so that a stop mid-revision leaves nothing of it
         '    if op.get_bind().dialect.name == "mysql":\n'
-        f'        op.execute("SELECT SLEEP({seconds})")\n'
+        "        pause()\n"
         '    op.create_table("core__slow", sa.Column("id", sa.Integer, primary_key=True))\n'
-        '    if op.get_bind().dialect.name == "postgresql":\n'
-        f'        op.execute("SELECT pg_sleep({seconds})")\n'
-        '    elif op.get_bind().dialect.name == "sqlite":\n'
-        f"        time.sleep({seconds})\n\n\n"
+        '    if op.get_bind().dialect.name != "mysql":\n'
+        "        pause()\n\n\n"
         "def downgrade():\n    pass\n"
     )
     declare_head(target, HEAD, SLOW)
@@ -174,7 +194,7 @@ def test_database_goes_down_mid_run(own_cluster, tmp_path, observe):
     own_cluster.start_server()
     wait_until_accepting(url)
     assert at_old_head(url)
-    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url)
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url, env=NO_PAUSE)
     assert rerun.code == 0, rerun
     assert rerun.last["applied"] == [SLOW]
     observe(f"exit 70 naming {SLOW}; old revision kept; rerun exit 0 applied {SLOW}")
@@ -204,14 +224,7 @@ def test_migration_connection_terminated(pg_url, pg_admin, tmp_path, observe):
     result = job.finish()
     assert result.code == 70, result
     assert at_old_head(pg_url) and lock_is_free(pg_url)
-    rerun = run_gmg(
-        "dbupdate",
-        "--migrations",
-        str(bundle).replace("20", "20"),
-        "--database-url",
-        pg_url,
-        timeout=120,
-    )
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", pg_url, env=NO_PAUSE)
     assert rerun.code == 0 and rerun.last["applied"] == [SLOW], rerun
     observe("exit 70; old revision kept; lock free; rerun exit 0")
 
@@ -236,7 +249,7 @@ def test_sigkill_mid_migration_then_rerun(backend, request, tmp_path, observe):
     # when the file is next opened: the Alembic phase is one transaction, no snapshot needed.
     assert at_old_head(url)
     assert not os.path.exists(url.removeprefix("sqlite:///") + ".gmg-snapshot")
-    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url, timeout=120)
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", url, env=NO_PAUSE)
     assert rerun.code == 0, rerun
     assert rerun.last["applied"] == [SLOW]
     assert SLOW in version_rows(url) and "core__slow" in schema_of(url)
@@ -295,8 +308,17 @@ def test_sigterm_during_database_wait(own_cluster, observe):
 def test_sigterm_during_lock_wait(backend, request, tmp_path, observe):
     pg_url = request.getfixturevalue(URL_FIXTURES[backend])
     assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
-    bundle = slow_bundle(tmp_path, 8)
-    holder = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    bundle = slow_bundle(tmp_path, 0)
+    gate = tmp_path / "holder-gate"  # the holder stays in its slow revision while this exists
+    gate.touch()
+    holder = Job(
+        "dbupdate",
+        "--migrations",
+        str(bundle),
+        "--database-url",
+        pg_url,
+        env={SLOW_GATE: str(gate)},
+    )
     holder.wait_for(migrating_slow)
     waiter = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     waiting = waiter.wait_for(lambda e: e["event"] == "lock.waiting")
@@ -307,6 +329,8 @@ def test_sigterm_during_lock_wait(backend, request, tmp_path, observe):
     result = waiter.finish(timeout=30)
     took = time.monotonic() - sent
     assert result.code == 143 and took < 3, (result, took)
+    assert holder.proc.poll() is None, "the holder was still migrating"
+    gate.unlink()
     assert holder.finish().code == 0
     assert SLOW in version_rows(pg_url)
     observe(f"waiter exit 143 {took:.2f} s after the signal; holder finished with exit 0")
@@ -325,7 +349,14 @@ def test_killed_holder_frees_the_lock(backend, request, tmp_path, observe):
     holder.proc.kill()
     holder.proc.wait()
     result = run_gmg(
-        "dbupdate", "--migrations", str(bundle), "--database-url", url, "--lock-timeout", "10"
+        "dbupdate",
+        "--migrations",
+        str(bundle),
+        "--database-url",
+        url,
+        "--lock-timeout",
+        "10",
+        env=NO_PAUSE,
     )
     assert result.code == 0, result
     waited = result.named("lock.acquired")[0]["waited_s"]

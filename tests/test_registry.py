@@ -208,7 +208,7 @@ def test_a_failed_step_rolls_back_with_its_row(db_url):
 
 
 def test_record_sets_rows_for_components_created_from_models(sqlite_url):
-    build_registry_db(sqlite_url, 44, samples=False)
+    build_registry_db(sqlite_url, 44)  # sample rows or none: the template the others use
     execute(sqlite_url, "DELETE FROM core__migrations WHERE name = 'mediagoblin.media_types.video'")
     record = [{"component": "video", "name": "mediagoblin.media_types.video", "version": 3}]
     code, events, _ = run_registry(sqlite_url, [core_step(44)], record)

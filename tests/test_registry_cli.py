@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from conftest import REPO, URL_FIXTURES, Job, execute, query, run_gmg
+from conftest import REPO, URL_FIXTURES, Job, alive, children_of, execute, query, run_gmg
 from oracle import diff, fingerprint
 from pgserver import create_database
 from registry_build import (
@@ -327,22 +327,6 @@ MIGRATIONS[{version}] = {name}
     return target
 
 
-def children_of(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie, or a pid reused by another program, does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -420,7 +404,6 @@ def test_sigterm_mid_registry_walk(db_url, tmp_path, observe):
         resumes_at = 27
         seen = "snapshot put back (row at 26)"
     marker.unlink()
-    time.sleep(0.5)
     rerun = run_gmg(
         "dbupdate", "--database-url", db_url, *ALL, "--lock-timeout", "5", env=env, timeout=300
     )

@@ -15,7 +15,7 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import BUNDLE, Job, query, run_gmg, version_rows
+from conftest import BUNDLE, Job, alive, children_of, query, run_gmg, version_rows
 from gmg_dbupdate import snapshot
 from gmg_dbupdate.backends.postgresql import advisory_key
 from gmg_dbupdate.bundle import Bundle
@@ -23,7 +23,15 @@ from gmg_dbupdate.errors import MigrationFailed
 from gmg_dbupdate.lock import lock_name
 from legacy_build import build_legacy_db
 from pgserver import PASSWORD, free_port
-from test_faults import SLOW, lock_is_free, migrating_slow, slow_bundle
+from test_faults import (
+    NO_PAUSE,
+    SLOW,
+    SLOW_GATE,
+    SLOW_SECONDS,
+    lock_is_free,
+    migrating_slow,
+    slow_bundle,
+)
 
 pytestmark = [pytest.mark.slow]
 BUNDLE_OBJ = Bundle.load(BUNDLE)
@@ -37,7 +45,8 @@ def sqlite_path(url: str) -> str:
 
 
 def slow_legacy_bundle(tmp_path, script: str, seconds: float):
-    """The shipped bundle with one core legacy script that takes its time first."""
+    """The shipped bundle with one core legacy script that takes its time first: ``seconds``,
+    or what the run's environment says (``SLOW_SECONDS``; a rerun that only converges sets 0)."""
     target = tmp_path / "slow-legacy-bundle"
     shutil.copytree(BUNDLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
     path = next((target / "legacy" / "core" / "versions").glob(f"{script}_*.py"))
@@ -45,11 +54,13 @@ def slow_legacy_bundle(tmp_path, script: str, seconds: float):
     text = text.replace(
         "def upgrade(migrate_engine):\n",
         "def upgrade(migrate_engine):\n"
+        "    import os\n"
+        f"    seconds = float(os.environ.get('{SLOW_SECONDS}', {float(seconds)!r}))\n"
         "    if migrate_engine.dialect.name == 'postgresql':\n"
-        f"        migrate_engine.execute('SELECT pg_sleep({seconds})')\n"
+        "        migrate_engine.execute('SELECT pg_sleep(%s)' % seconds)\n"
         "    else:\n"
         "        import time\n"
-        f"        time.sleep({seconds})\n",
+        "        time.sleep(seconds)\n",
         1,
     )
     path.write_text(text)
@@ -125,9 +136,12 @@ def test_sqlite_kill_in_legacy_phase(app_writes, sqlite_url, tmp_path, observe):
     job = Job("dbupdate", "--migrations", str(bundle), "--database-url", sqlite_url)
     job.wait_for(lambda e: e["event"] == "legacy.applied" and e["version"] == 7)
     time.sleep(0.5)  # inside script 8
+    children = children_of(job.proc.pid)
+    assert children, "the legacy runner is the job's child"
     job.proc.kill()
     job.proc.wait()
-    time.sleep(5)  # longer than script 8 takes: an orphaned child would have committed it
+    # the runner goes with the job: an orphan would commit script 8 once its sleep is over
+    assert wait_until(lambda: not any(alive(c) for c in children), 10), children
     assert core_legacy_version(sqlite_url) == 7
     assert os.path.exists(path + ".gmg-snapshot")
     if app_writes:
@@ -136,7 +150,9 @@ def test_sqlite_kill_in_legacy_phase(app_writes, sqlite_url, tmp_path, observe):
         app.execute("INSERT INTO app_log VALUES ('written after the kill')")
         app.commit()
         app.close()
-    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", sqlite_url)
+    rerun = run_gmg(
+        "dbupdate", "--migrations", str(bundle), "--database-url", sqlite_url, env=NO_PAUSE
+    )
     assert rerun.code == 0, rerun
     assert not os.path.exists(path + ".gmg-snapshot")
     if app_writes:
@@ -264,10 +280,19 @@ def test_lock_session_terminated_mid_migration(path, pg_url, pg_admin, tmp_path,
     import sqlalchemy as sa
 
     assert run_gmg("dbupdate", "--database-url", pg_url).code == 0
-    bundle = slow_bundle(tmp_path, 6)
+    bundle = slow_bundle(tmp_path, 0)
     if path == "light":  # the lock is then held on the light path's bare connection
         assert run_gmg("bundle-index", "--migrations", str(bundle)).code == 0
-    first = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    gate = tmp_path / "first-gate"  # the first runner stays in its slow revision while this exists
+    gate.touch()
+    first = Job(
+        "dbupdate",
+        "--migrations",
+        str(bundle),
+        "--database-url",
+        pg_url,
+        env={SLOW_GATE: str(gate)},
+    )
     first.wait_for(migrating_slow)
     pid = _lock_session(pg_url)
     assert pid is not None
@@ -276,6 +301,10 @@ def test_lock_session_terminated_mid_migration(path, pg_url, pg_admin, tmp_path,
     second = Job(
         "dbupdate", "--migrations", str(bundle), "--database-url", pg_url, "--lock-timeout", "60"
     )
+    # the lock is free, but the first is still in its transaction: the second waits for it
+    second.wait_for(lambda e: e["event"] == "lock.waiting" and e.get("fence") is True)
+    assert first.proc.poll() is None, "the first runner was still migrating"
+    gate.unlink()
     one, two = first.finish(), second.finish()
     assert one.code == 75, one
     assert one.named("lock.lost") and not one.named("lock.released"), one.events
@@ -360,12 +389,15 @@ def test_sigkill_of_the_job_in_the_legacy_phase(pg_url, tmp_path, observe):
     bundle = slow_legacy_bundle(tmp_path, "008", 4)
     job = Job("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
     job.wait_for(lambda e: e["event"] == "legacy.applied" and e["version"] == 7)
+    children = children_of(job.proc.pid)
+    assert children, "the legacy runner is the job's child"
     job.proc.kill()
     job.proc.wait()
     assert wait_until(lambda: legacy_sessions(pg_url) == [], 5), legacy_sessions(pg_url)
-    time.sleep(4)  # longer than script 8 takes: an orphaned child would have committed it
+    # the runner goes with the job: an orphan would commit script 8 once its sleep is over
+    assert wait_until(lambda: not any(alive(c) for c in children), 5), children
     assert core_legacy_version(pg_url) == 7
-    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", pg_url)
+    rerun = run_gmg("dbupdate", "--migrations", str(bundle), "--database-url", pg_url, env=NO_PAUSE)
     assert rerun.code == 0, rerun
     assert [e["version"] for e in rerun.named("legacy.applied")] == [8]
     observe("child gone within 5 s, version stayed 7; rerun walked 8, exit 0")
