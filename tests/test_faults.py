@@ -361,7 +361,9 @@ def test_killed_holder_frees_the_lock(backend, request, tmp_path, observe):
     assert result.code == 0, result
     waited = result.named("lock.acquired")[0]["waited_s"]
     assert waited < 5, waited
-    observe(f"next runner got the lock after {waited} s and applied {result.last['applied']}")
+    fenced = [e for e in result.named("lock.waiting") if e.get("fence")]
+    then = ", then waited on the fence for the killed runner's statement" if fenced else ""
+    observe(f"next runner got the lock after {waited} s{then}; applied {result.last['applied']}")
 
 
 # --- crowds -------------------------------------------------------------------------------
