@@ -229,13 +229,19 @@ class Policy:
             if self._rules is not None
             else None
         )
-        self._wrote = False  # a statement other than a read completed in this attempt
+        self._wrote = False  # a statement other than a read completed in this transaction
         if self._watch is not None:
             event.listen(connection, "after_cursor_execute", self._executed)
+            event.listen(connection, "commit", self._committed)
 
     def _executed(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not self._wrote and not _is_read(statement):
             self._wrote = True
+
+    def _committed(self, _conn: Any) -> None:
+        # what committed is done: a refusal after it concerns only what follows (a unit may
+        # hold several transactions, e.g. Alembic's one per revision where DDL commits itself)
+        self._wrote = False
 
     def close(self) -> None:
         if self._watch is not None:
@@ -243,6 +249,7 @@ class Policy:
 
             with contextlib.suppress(Exception):
                 event.remove(self.connection, "after_cursor_execute", self._executed)
+                event.remove(self.connection, "commit", self._committed)
             self._watch.close()
         if self._guard is not None:
             self._guard.__exit__(None, None, None)

@@ -135,6 +135,15 @@ def _split(policy: Policy, job: Any, state, hand_over):
             flush()
         if mode == "component":
             applied.extend(policy.unit(name, lambda c, n=name: upgrade(c, bundle, [n])))
+        elif not job.backend.transactional_ddl:
+            # Alembic itself commits each revision with its version row where DDL is not
+            # transactional (it begins one transaction per revision on a connection that is
+            # not in one), so one run of it serves the component: the fence and lock waits
+            # are set per transaction by ddl.Guard, a refused revision is tried again from
+            # where the committed ones left the heads.
+            done: list[str] = []
+            policy.unit(name, lambda c, n=name, d=done: upgrade(c, bundle, [n], into=d))
+            applied.extend(done)
         else:  # one revision per transaction, until none is left; the path planned once
             plans: dict = {}
 

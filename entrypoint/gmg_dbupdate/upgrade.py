@@ -21,15 +21,20 @@ def upgrade(
     *,
     limit: int | None = None,
     plans: dict[frozenset[str], list] | None = None,
+    into: list[str] | None = None,
 ) -> list[str]:
     """Upgrade each named component to all its heads (or its next ``limit`` revisions);
     return the revisions applied.
 
     ``plans`` (a dict the caller keeps across calls with the same components) remembers the
     steps still ahead from each set of heads reached: a revision-by-revision upgrade plans its
-    path once, not once per revision (planning is linear in the history's length)."""
+    path once, not once per revision (planning is linear in the history's length).
+
+    ``into``: the list the applied revisions are appended to as they are applied (kept by a
+    caller whose run may fail after some of them committed, and be tried again)."""
     log = get_logger()
     applied: list[str] = []
+    done = into if into is not None else applied
     plan: list = []
     mark = [time.monotonic()]
 
@@ -37,6 +42,8 @@ def upgrade(
         now = time.monotonic()
         revision = step.up_revision_id
         applied.append(revision)
+        if done is not applied:
+            done.append(revision)
         if plans is not None:  # the heads now reached, and what is still ahead from them
             plans[frozenset(heads)] = plan[len(applied) :]
         log.info(
