@@ -16,7 +16,9 @@ Every transaction is a unit of ``ddl.Policy``: fenced, its DDL lock waits bounde
 Alembic's ``transaction_per_migration`` is not used: Alembic honours it only on a connection that
 is not yet in a transaction, and then begins and commits by itself; driving one revision per
 transaction here keeps each commit where the engine confirms its fence and retries a refused
-revision alone.
+revision alone. Where DDL is not transactional (MySQL/MariaDB) Alembic begins and commits one
+transaction per revision by itself on a connection that is not in one; there one Alembic run
+serves a component, and ``ddl.Guard`` fences and bounds each of those transactions all the same.
 """
 
 from __future__ import annotations
