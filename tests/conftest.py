@@ -243,15 +243,11 @@ def pg_admin(pg_admin_url):
 
 
 @pytest.fixture
-def pg_url(pg_admin, pg_admin_url):
+def pg_url(request):
     """A fresh, empty database for this test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg_admin.connect() as c:
-        create_database(c, name)
-    url = make_url(pg_admin_url).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with pg_admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = new_database(request, "postgresql", "t")
+    yield url
+    drop_database(request, url)
 
 
 # --- MySQL / MariaDB ------------------------------------------------------------------------
@@ -275,23 +271,11 @@ def mysql_admin_url():
 
 
 @pytest.fixture
-def mysql_url(mysql_admin_url):
+def mysql_url(request):
     """A fresh, empty database for this test (``mysql+pymysql://…/t_…``)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = mariadbserver.connect(mysql_admin_url)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        admin.close()
-    url = make_url(mysql_admin_url).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    admin = mariadbserver.connect(mysql_admin_url)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        admin.close()
+    url = new_database(request, "mysql", "t")
+    yield url
+    drop_database(request, url)
 
 
 @pytest.fixture

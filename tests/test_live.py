@@ -8,17 +8,14 @@ long report or an idle-in-transaction app session does. Behaviour only: no timin
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import BUNDLE, GMG, execute, parse_events, query, run_gmg, version_rows
+from conftest import Job, execute, query, run_gmg, version_rows
 
 LIVE = Path(__file__).resolve().parent / "bundles" / "live"
 CORE_HEAD, EXTRA_HEAD = "l00000000004", "e00000000002"
@@ -64,37 +61,18 @@ def columns(url: str, table: str = "live_hot") -> set[str]:
     return {r[0] for r in rows}
 
 
-def start_gmg(url: str, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
-    env["GMG_MIGRATIONS"] = str(BUNDLE)
-    return subprocess.Popen(
-        [GMG, "dbupdate", "--migrations", str(LIVE), "--database-url", url, *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-
-
-def read_until(proc: subprocess.Popen, event: str, seen: list[str]) -> dict | None:
-    """Read the job's lines until ``event``; None if it ended first."""
-    for line in proc.stderr:
-        seen.append(line)
-        if json.loads(line)["event"] == event:
-            return json.loads(line)
-    return None
+def start_gmg(url: str, *args: str) -> Job:
+    """``gmg dbupdate`` on the live bundle, in a process whose log is read as it comes."""
+    return Job("dbupdate", "--migrations", str(LIVE), "--database-url", url, *args)
 
 
 def test_blocked_ddl_is_retried_and_the_app_keeps_going(pg_url):
     at(pg_url, "l00000000001")
     held = blocker(pg_url)
     held_pid = held.get_backend_pid()
-    lines: list[str] = []
-    proc = start_gmg(pg_url, "--plugins", "none", "--ddl-lock-timeout", "0.3")
+    job = start_gmg(pg_url, "--plugins", "none", "--ddl-lock-timeout", "0.3")
     try:
-        first = read_until(proc, "ddl.blocked", lines)
-        assert first is not None, "".join(lines)
+        job.wait_for(lambda e: e["event"] == "ddl.blocked")  # fails if the job ended first
         # While the blocker still holds its lock, the app's queries on the hot table are served:
         # the migration does not keep its place at the head of the table's lock queue.
         app = connect(pg_url, "live-app")
@@ -105,13 +83,13 @@ def test_blocked_ddl_is_retried_and_the_app_keeps_going(pg_url):
         app.close()
         assert held.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INTRANS
         held.rollback()  # the blocker ends
-        _, rest = proc.communicate(timeout=120)
+        result = job.finish(timeout=120)
     finally:
         held.close()
-        if proc.poll() is None:
-            proc.kill()
-    events = parse_events("".join(lines) + rest)
-    assert proc.returncode == 0, events[-1]
+        if job.proc.poll() is None:
+            job.proc.kill()
+    events = result.events
+    assert result.code == 0, events[-1]
     blocked = [e for e in events if e["event"] == "ddl.blocked"]
     who = blocked[0]["blockers"]
     assert [b["pid"] for b in who] == [held_pid]
@@ -270,8 +248,7 @@ def test_the_fence_is_confirmed_before_an_autocommit_block_commits(pg_url):
 
     at(pg_url, "l00000000001")
     held = blocker(pg_url)
-    lines: list[str] = []
-    proc = start_gmg(pg_url, "--plugins", "none", "--ddl-lock-timeout", "120")
+    job = start_gmg(pg_url, "--plugins", "none", "--ddl-lock-timeout", "120")
     try:
         waiting = (
             "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :q"
@@ -290,13 +267,13 @@ def test_the_fence_is_confirmed_before_an_autocommit_block_commits(pg_url):
         )
         assert query(pg_url, "SELECT pg_terminate_backend(:p)", p=holder[0][0]) == [(True,)]
         held.rollback()  # l00000000002 and l00000000003 run; l00000000004's block would commit
-        _, rest = proc.communicate(timeout=120)
+        result = job.finish(timeout=120)
     finally:
         held.close()
-        if proc.poll() is None:
-            proc.kill()
-    events = parse_events("".join(lines) + rest)
-    assert proc.returncode == 75, events[-1]
+        if job.proc.poll() is None:
+            job.proc.kill()
+    events = result.events
+    assert result.code == 75, events[-1]
     applied = [e["revision"] for e in events if e["event"] == "migration.applied"]
     assert applied == ["l00000000002", "l00000000003"]  # it got as far as the block
     assert any("l00000000003 -> l00000000004" in e.get("message", "") for e in events)

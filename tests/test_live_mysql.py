@@ -11,9 +11,7 @@ Timing is asserted only with generous bounds.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 import mariadbserver
-from conftest import BUNDLE, GMG, parse_events, query, run_gmg, version_rows
+from conftest import Job, query, run_gmg, version_rows
 
 LIVE = Path(__file__).resolve().parent / "bundles" / "livemysql"
 HEAD = "m00000000003"
@@ -65,17 +63,9 @@ def tables(url: str) -> set[str]:
     return {r[0] for r in query(url, sql)}
 
 
-def start_gmg(url: str, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GMG_"))}
-    env["GMG_MIGRATIONS"] = str(BUNDLE)
-    return subprocess.Popen(
-        [GMG, "dbupdate", "--migrations", str(LIVE), "--database-url", url, *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+def start_gmg(url: str, *args: str) -> Job:
+    """``gmg dbupdate`` on the live bundle, in a process whose log is read as it comes."""
+    return Job("dbupdate", "--migrations", str(LIVE), "--database-url", url, *args)
 
 
 @pytest.fixture(params=["metadata_locks", "innodb_trx"])
@@ -133,21 +123,21 @@ def test_blocked_ddl_is_retried_and_the_app_keeps_going(mysql_url, blocker_sourc
             connection.close()
 
     reader = threading.Thread(target=app, daemon=True)
-    proc = start_gmg(mysql_url, "--plugins", "none", "--ddl-lock-timeout", "1")
+    job = start_gmg(mysql_url, "--plugins", "none", "--ddl-lock-timeout", "1")
     try:
         reader.start()
         time.sleep(6)  # longer than the bound below: without retries the app stalls this long
         held.rollback()  # the blocker ends
         stop.set()
         reader.join(timeout=60)
-        _, err = proc.communicate(timeout=120)
+        result = job.finish(timeout=120)
     finally:
         stop.set()
         held.close()
-        if proc.poll() is None:
-            proc.kill()
-    events = parse_events(err)
-    assert proc.returncode == 0, events[-1]
+        if job.proc.poll() is None:
+            job.proc.kill()
+    events = result.events
+    assert result.code == 0, events[-1]
     assert worst and max(worst) < 4, max(worst)  # about ddl-lock-timeout (1 s), generously
     blocked = [e for e in events if e["event"] == "ddl.blocked"]
     assert blocked, events

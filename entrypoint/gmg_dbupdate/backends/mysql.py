@@ -171,6 +171,7 @@ class MySQLBackend(Backend):
         super().__init__(url, connect_timeout=connect_timeout)
         self.runner = runner or runner_name()  # a test names two runners in one process
         self.dialect = url.scheme.split("+", 1)[0]  # "mysql" or "mariadb"
+        self.statement_timeout_warned = False  # said once per run, whatever phases ask
         self._options: dict[str, Any] = {"charset": "utf8mb4"}
         for key, value in url.params.items():
             kind = _QUERY_KEYS.get(key)
@@ -640,9 +641,9 @@ class MySQLDdlRules(DdlRules):
 
     def _warn_statement_timeout(self) -> None:
         backend = self._backend
-        if getattr(backend, "_statement_timeout_warned", False):
+        if backend.statement_timeout_warned:
             return
-        backend._statement_timeout_warned = True
+        backend.statement_timeout_warned = True
         from ..logs import get_logger
 
         get_logger().warning(
